@@ -32,7 +32,7 @@ struct MisdMetrics {
   int64_t num_samples = 0;
   int64_t num_errors = 0;
   double accuracy = 0;
-  double aurc = 0;     // not scaled; multiply by 1000 for reports
+  double aurc = 0;  // not scaled; multiply by 1000 for reports
   double eaurc = 0;
   std::optional<double> auroc;
   std::optional<double> fpr_at_95_tpr;  // fraction in [0, 1]
@@ -67,13 +67,13 @@ absl::StatusOr<std::optional<double>> Auroc(absl::Span<const double> scores,
 
 // Errors are positives, -score the detector: the highest threshold that flags
 // at least 95% of errors; returns the fraction of correct samples flagged.
-absl::StatusOr<std::optional<double>> FprAtTpr(
-    absl::Span<const double> scores, absl::Span<const bool> correct,
-    double tpr = 0.95);
+absl::StatusOr<std::optional<double>> FprAtTpr(absl::Span<const double> scores,
+                                               absl::Span<const bool> correct,
+                                               double tpr = 0.95);
 
 // Average precision with errors as positives and -score as the detector.
-absl::StatusOr<std::optional<double>> AuprError(
-    absl::Span<const double> scores, absl::Span<const bool> correct);
+absl::StatusOr<std::optional<double>> AuprError(absl::Span<const double> scores,
+                                                absl::Span<const bool> correct);
 
 // Average precision with correct samples as positives and score.
 absl::StatusOr<std::optional<double>> AuprSuccess(
