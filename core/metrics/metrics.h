@@ -5,7 +5,8 @@
 // Errors: INVALID_ARGUMENT for n = 0, a length mismatch, or a NaN/infinite
 // score (naming its index and value). Metrics that are undefined for the data
 // (AUROC, FPR@95TPR and AUPR with no errors or no correct samples) are
-// returned as std::nullopt, never as NaN.
+// returned as std::nullopt, never as NaN. Every function is thread-safe and
+// keeps no state between calls.
 #ifndef RAT_CORE_METRICS_METRICS_H_
 #define RAT_CORE_METRICS_METRICS_H_
 
@@ -59,6 +60,8 @@ absl::StatusOr<double> Eaurc(absl::Span<const double> scores,
                              absl::Span<const bool> correct);
 
 // AURC of a perfect ranking: (1/n) * sum_k max(0, k - n_correct) / k.
+// Returns 0 when num_samples <= 0 or num_errors <= 0; num_errors above
+// num_samples counts as num_samples.
 double OptimalAurc(int64_t num_samples, int64_t num_errors);
 
 // P(score of a random correct sample > score of a random error), ties 1/2.
@@ -67,6 +70,7 @@ absl::StatusOr<std::optional<double>> Auroc(absl::Span<const double> scores,
 
 // Errors are positives, -score the detector: the highest threshold that flags
 // at least 95% of errors; returns the fraction of correct samples flagged.
+// A tie block is flagged whole. INVALID_ARGUMENT when tpr is not in (0, 1].
 absl::StatusOr<std::optional<double>> FprAtTpr(absl::Span<const double> scores,
                                                absl::Span<const bool> correct,
                                                double tpr = 0.95);
@@ -79,14 +83,15 @@ absl::StatusOr<std::optional<double>> AuprError(absl::Span<const double> scores,
 absl::StatusOr<std::optional<double>> AuprSuccess(
     absl::Span<const double> scores, absl::Span<const bool> correct);
 
-// Fraction of correct samples.
+// Fraction of correct samples. INVALID_ARGUMENT when `correct` is empty.
 absl::StatusOr<double> Accuracy(absl::Span<const bool> correct);
 
 // Every metric above in one pass over one sort.
 absl::StatusOr<MisdMetrics> ComputeMisdMetrics(absl::Span<const double> scores,
                                                absl::Span<const bool> correct);
 
-// Reject thresholds.
+// Reject thresholds. Each one accepts whole tie blocks, because a threshold
+// cannot separate samples with equal scores.
 
 struct ThresholdChoice {
   double threshold = 0;  // accept score >= threshold
@@ -96,13 +101,15 @@ struct ThresholdChoice {
   double risk_upper_bound = 0;
 };
 
-// Selective risk when accepting the top `coverage` fraction (0, 1].
+// Selective risk when accepting the top `coverage` fraction (0, 1]: the
+// highest threshold whose coverage reaches `coverage` (a tie block can carry
+// it past the target). INVALID_ARGUMENT for coverage outside (0, 1].
 absl::StatusOr<ThresholdChoice> SelectiveRiskAtCoverage(
     absl::Span<const double> scores, absl::Span<const bool> correct,
     double coverage);
 
 // Largest coverage whose empirical selective risk is <= `risk`; NOT_FOUND
-// when no threshold reaches it.
+// when no threshold reaches it. INVALID_ARGUMENT for risk outside [0, 1].
 absl::StatusOr<ThresholdChoice> CoverageAtRisk(absl::Span<const double> scores,
                                                absl::Span<const bool> correct,
                                                double risk);
@@ -111,13 +118,52 @@ absl::StatusOr<ThresholdChoice> CoverageAtRisk(absl::Span<const double> scores,
 // coverage whose Clopper-Pearson upper bound on the selective risk, at
 // confidence 1 - delta / ceil(log2 n) (the correction for testing several
 // thresholds by bisection), is <= target_risk. NOT_FOUND when none qualifies.
+// At most max(1, ceil(log2 n)) thresholds are tested, assuming the bound
+// grows with coverage. INVALID_ARGUMENT unless target_risk and delta are in
+// (0, 1).
 absl::StatusOr<ThresholdChoice> GuaranteedRiskThreshold(
     absl::Span<const double> scores, absl::Span<const bool> correct,
     double target_risk, double delta);
 
 // One-sided Clopper-Pearson upper bound on a binomial proportion with
-// `errors` of `trials` at confidence 1 - delta.
+// `errors` of `trials` at confidence 1 - delta: the p at which
+// P(Binomial(trials, p) <= errors) = delta, accurate to about 1e-12. Returns
+// 1 when trials == 0 or errors == trials, and NaN unless
+// 0 <= errors <= trials and delta is in (0, 1).
 double ClopperPearsonUpper(int64_t errors, int64_t trials, double delta);
+
+// Overloads for correctness flags kept in a std::vector<bool>, which a span
+// cannot view. Each copies the flags once (n bytes) and then behaves exactly
+// like the span version above.
+absl::Status ValidateMisdInput(absl::Span<const double> scores,
+                               const std::vector<bool>& correct);
+absl::StatusOr<std::vector<RiskCoveragePoint>> RiskCoverageCurve(
+    absl::Span<const double> scores, const std::vector<bool>& correct);
+absl::StatusOr<double> Aurc(absl::Span<const double> scores,
+                            const std::vector<bool>& correct);
+absl::StatusOr<double> Eaurc(absl::Span<const double> scores,
+                             const std::vector<bool>& correct);
+absl::StatusOr<std::optional<double>> Auroc(absl::Span<const double> scores,
+                                            const std::vector<bool>& correct);
+absl::StatusOr<std::optional<double>> FprAtTpr(absl::Span<const double> scores,
+                                               const std::vector<bool>& correct,
+                                               double tpr = 0.95);
+absl::StatusOr<std::optional<double>> AuprError(
+    absl::Span<const double> scores, const std::vector<bool>& correct);
+absl::StatusOr<std::optional<double>> AuprSuccess(
+    absl::Span<const double> scores, const std::vector<bool>& correct);
+absl::StatusOr<double> Accuracy(const std::vector<bool>& correct);
+absl::StatusOr<MisdMetrics> ComputeMisdMetrics(
+    absl::Span<const double> scores, const std::vector<bool>& correct);
+absl::StatusOr<ThresholdChoice> SelectiveRiskAtCoverage(
+    absl::Span<const double> scores, const std::vector<bool>& correct,
+    double coverage);
+absl::StatusOr<ThresholdChoice> CoverageAtRisk(absl::Span<const double> scores,
+                                               const std::vector<bool>& correct,
+                                               double risk);
+absl::StatusOr<ThresholdChoice> GuaranteedRiskThreshold(
+    absl::Span<const double> scores, const std::vector<bool>& correct,
+    double target_risk, double delta);
 
 }  // namespace rat
 

@@ -82,7 +82,7 @@ TEST(HistogramCountsTest, CountsAndClampsOutOfRangeValues) {
 
 TEST(HistogramCountsTest, EmptyInputGivesZeroCounts) {
   absl::StatusOr<std::vector<int64_t>> counts =
-      HistogramCounts({}, Range(3, 0, 1));
+      HistogramCounts(std::vector<double>(), Range(3, 0, 1));
   ASSERT_TRUE(counts.ok()) << counts.status();
   EXPECT_EQ((std::vector<int64_t>{0, 0, 0}), *counts);
 }

@@ -219,6 +219,25 @@ TEST(MisdMetricsTest, MatchesSingleMetricFunctions) {
   EXPECT_EQ(*AuprSuccess(samples.scores, correct), metrics->aupr_success);
 }
 
+TEST(MisdMetricsTest, VectorBoolOverloadsMatchSpanVersions) {
+  std::mt19937 rng(31);
+  const Samples samples = RandomSamples(rng, 300);
+  const absl::Span<const bool> correct = samples.correct.span();
+  const std::vector<bool>& flags = samples.correct_vector;
+
+  absl::StatusOr<MisdMetrics> from_vector =
+      ComputeMisdMetrics(samples.scores, flags);
+  ASSERT_TRUE(from_vector.ok()) << from_vector.status();
+  EXPECT_EQ(*Aurc(samples.scores, correct), from_vector->aurc);
+  EXPECT_EQ(*Auroc(samples.scores, correct), from_vector->auroc);
+  EXPECT_EQ(*Aurc(samples.scores, correct), *Aurc(samples.scores, flags));
+  EXPECT_EQ(*Accuracy(correct), *Accuracy(flags));
+  EXPECT_EQ(SelectiveRiskAtCoverage(samples.scores, correct, 0.5)->threshold,
+            SelectiveRiskAtCoverage(samples.scores, flags, 0.5)->threshold);
+  EXPECT_EQ(absl::StatusCode::kInvalidArgument,
+            Aurc(samples.scores, std::vector<bool>(3)).status().code());
+}
+
 TEST(MisdMetricsTest, NoErrorsLeavesRankingMetricsUndefined) {
   const std::vector<double> scores = {0.9, 0.4, 0.4};
   const BoolArray correct = {1, 1, 1};
@@ -250,11 +269,14 @@ TEST(MisdMetricsTest, NoCorrectSamplesLeavesRankingMetricsUndefined) {
 }
 
 TEST(MisdMetricsTest, RejectsEmptyInput) {
-  absl::StatusOr<MisdMetrics> metrics = ComputeMisdMetrics({}, {});
+  const BoolArray no_flags(0);
+  absl::StatusOr<MisdMetrics> metrics =
+      ComputeMisdMetrics(std::vector<double>(), no_flags.span());
   EXPECT_EQ(absl::StatusCode::kInvalidArgument, metrics.status().code());
   EXPECT_EQ("MisD metrics need at least one sample, got 0 scores",
             metrics.status().message());
-  EXPECT_EQ(absl::StatusCode::kInvalidArgument, Accuracy({}).status().code());
+  EXPECT_EQ(absl::StatusCode::kInvalidArgument,
+            Accuracy(no_flags.span()).status().code());
 }
 
 TEST(MisdMetricsTest, RejectsLengthMismatch) {

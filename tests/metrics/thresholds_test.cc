@@ -260,7 +260,10 @@ TEST(GuaranteedRiskThresholdTest, RejectsInvalidArguments) {
                   .code());
   }
   EXPECT_EQ(absl::StatusCode::kInvalidArgument,
-            GuaranteedRiskThreshold({}, {}, 0.1, 0.05).status().code());
+            GuaranteedRiskThreshold(std::vector<double>(), BoolArray(0).span(),
+                                    0.1, 0.05)
+                .status()
+                .code());
 }
 
 }  // namespace
