@@ -2,11 +2,11 @@
 #ifndef RAT_CORE_DATA_DATASET_H_
 #define RAT_CORE_DATA_DATASET_H_
 
+#include <ATen/ATen.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <ATen/ATen.h>
 
 #include "absl/status/statusor.h"
 

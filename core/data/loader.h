@@ -3,12 +3,14 @@
 #ifndef RAT_CORE_DATA_LOADER_H_
 #define RAT_CORE_DATA_LOADER_H_
 
+#include <ATen/ATen.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <utility>
 
-#include <ATen/ATen.h>
-
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/data/dataset.h"
 
@@ -42,18 +44,35 @@ struct Batch {
 
 // Iterates one data set epoch by epoch. The order and augmentation of epoch e
 // depend only on (seed, e), so a resumed run sees the same batches.
-// Not thread safe: one consumer thread.
+//
+// Epoch layout: the shuffled order of all N images is dealt to the ranks
+// round-robin. With drop_last each rank takes floor(N / world_size) images
+// and drops the last partial batch; without it the order wraps around to
+// ceil(N / world_size) images per rank (a few images repeat) and the last
+// batch may be smaller. The crop offsets and flip of an image depend on
+// (seed, epoch, image index in the data set).
+//
+// The images and labels tensors are shared with `dataset`, not copied.
+// Not thread safe: one consumer thread; batches are built on one background
+// thread.
 class DataLoader {
  public:
+  // INVALID_ARGUMENT for an empty or malformed data set, bad options, or
+  // options that leave no batch in an epoch.
   static absl::StatusOr<std::unique_ptr<DataLoader>> Create(
       const Dataset& dataset, const LoaderOptions& options);
   ~DataLoader();
 
-  // Starts epoch `epoch` (0-based), skipping its first `skip_batches`.
+  // Starts epoch `epoch` (0-based), skipping its first `skip_batches`;
+  // abandons the rest of the previous epoch.
   void StartEpoch(int64_t epoch, int64_t skip_batches = 0);
-  // Next batch of the current epoch, or std::nullopt at its end.
+  // Next batch of the current epoch, or std::nullopt at its end (and before
+  // the first StartEpoch). Blocks while the batch is being built.
   std::optional<Batch> Next();
   int64_t batches_per_epoch() const;
+  // The error that ended the current epoch early (an allocation failure, for
+  // example); OK otherwise.
+  absl::Status status() const;
 
  private:
   DataLoader() = default;
@@ -62,7 +81,9 @@ class DataLoader {
 };
 
 // Splits `dataset` into (train, validation) with a seeded permutation;
-// `validation_fraction` in [0, 1).
+// `validation_fraction` in [0, 1). The validation part holds
+// round(N * validation_fraction) images; both parts keep the data set order.
+// The tensors are copies. INVALID_ARGUMENT for a fraction outside [0, 1).
 absl::StatusOr<std::pair<Dataset, Dataset>> SplitHoldout(
     const Dataset& dataset, double validation_fraction, uint64_t seed);
 
