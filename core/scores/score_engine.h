@@ -2,10 +2,10 @@
 #ifndef RAT_CORE_SCORES_SCORE_ENGINE_H_
 #define RAT_CORE_SCORES_SCORE_ENGINE_H_
 
+#include <torch/script.h>
+
 #include <map>
 #include <vector>
-
-#include <torch/script.h>
 
 #include "absl/status/statusor.h"
 #include "core/scores/score_types.h"
@@ -26,6 +26,13 @@ struct ScoreResult {
   std::map<ScoreKind, torch::Tensor> scores;
   // RR-BS only: forwards spent per image (N int64), for benchmarks.
   torch::Tensor rr_bs_forwards;
+  // Wall time of each stage, seconds: the clean forward pass, the
+  // input-only backward passes, and the extra forwards of ODIN, RR-Fast and
+  // RR-BS (with PGD's inner backward passes). On CUDA the stages are
+  // synchronized, so the times include the device work.
+  double forward_seconds = 0.0;
+  double backward_seconds = 0.0;
+  double extra_seconds = 0.0;
 };
 
 // Plans the passes for a set of scores: one forward; one input-only backward
