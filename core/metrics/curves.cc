@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "core/metrics/tie_blocks.h"
@@ -27,6 +28,13 @@ absl::StatusOr<std::optional<std::vector<RocPoint>>> RocCurve(
                      static_cast<double>(flagged_errors) / tie->num_errors});
   }
   return curve;
+}
+
+absl::StatusOr<std::optional<std::vector<RocPoint>>> RocCurve(
+    absl::Span<const double> scores, const std::vector<bool>& correct) {
+  std::unique_ptr<bool[]> flags(new bool[correct.size()]);
+  std::copy(correct.begin(), correct.end(), flags.get());
+  return RocCurve(scores, absl::MakeConstSpan(flags.get(), correct.size()));
 }
 
 absl::StatusOr<std::vector<int64_t>> HistogramCounts(

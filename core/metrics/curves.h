@@ -25,6 +25,10 @@ struct RocPoint {
 absl::StatusOr<std::optional<std::vector<RocPoint>>> RocCurve(
     absl::Span<const double> scores, absl::Span<const bool> correct);
 
+// The same for flags kept in a std::vector<bool>; copies them once.
+absl::StatusOr<std::optional<std::vector<RocPoint>>> RocCurve(
+    absl::Span<const double> scores, const std::vector<bool>& correct);
+
 struct HistogramOptions {
   int bins = 20;
   double low = 0;   // lower edge of the first bin
