@@ -70,8 +70,9 @@ at::Tensor ToTensor(PixelBuffer& pixels) {
   at::Tensor hwc =
       at::from_blob(pixels.data.data(),
                     {pixels.height, pixels.width, pixels.channels}, at::kByte);
-  // contiguous() copies, so the tensor does not borrow the buffer.
-  return hwc.permute({2, 0, 1}).contiguous();
+  // clone() always copies, so the result never borrows the buffer (for one
+  // channel, contiguous() would return the borrowing view itself).
+  return hwc.permute({2, 0, 1}).clone(at::MemoryFormat::Contiguous);
 }
 
 // Integer form of Y = 0.299 R + 0.587 G + 0.114 B with round half up.
