@@ -20,8 +20,8 @@ using report_internal::ChartSeries;
 using report_internal::EscapeXml;
 using report_internal::HistogramSeries;
 
-// Keeps a 10^5-sample report near 100 kB: each curve has one point per
-// distinct score otherwise.
+// Caps each curve, which otherwise has one point per distinct score, so a
+// 10^5-sample report stays at about 25 kB per score.
 constexpr size_t kMaxCurvePoints = 500;
 constexpr int kHistogramBins = 30;
 constexpr char kScoreColor[] = "#1f77b4";

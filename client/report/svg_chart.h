@@ -33,7 +33,8 @@ struct ChartSeries {
   bool dashed = false;
 };
 
-// Where the legend goes: the corner the data leaves empty.
+// Plot corner that contains the legend. Charts pick the corner that their
+// data usually leaves empty.
 enum class LegendCorner { kTopLeft, kTopRight, kBottomRight };
 
 // Axes, title and class of one chart. Data outside the ranges is clipped
@@ -54,8 +55,8 @@ struct ChartOptions {
 std::string LineChartSvg(const ChartOptions& options,
                          const std::vector<ChartSeries>& series);
 
-// Bin counts of one group for a histogram chart; drawn as the share of the
-// group in each bin, so groups of different sizes compare directly.
+// Bin counts of one group for a histogram chart. The chart draws the share
+// of the group in each bin, so groups of different sizes compare directly.
 struct HistogramSeries {
   std::string name;
   std::string color;

@@ -1,5 +1,7 @@
 #include "core/metrics/incomplete_beta.h"
 
+#include <math.h>
+
 #include <cmath>
 #include <initializer_list>
 #include <limits>
@@ -40,6 +42,13 @@ double BetaContinuedFraction(double a, double b, double x) {
   return fraction;
 }
 
+// std::lgamma writes the global signgam, so concurrent calls race; the
+// reentrant lgamma_r (glibc, BSD and macOS libm) does not.
+double LogGamma(double x) {
+  int sign = 0;
+  return ::lgamma_r(x, &sign);
+}
+
 }  // namespace
 
 double RegularizedIncompleteBeta(double a, double b, double x) {
@@ -51,8 +60,7 @@ double RegularizedIncompleteBeta(double a, double b, double x) {
 
   // x^a (1 - x)^b / B(a, b), in logs to avoid overflow for large a and b.
   const double log_prefactor = a * std::log(x) + b * std::log1p(-x) +
-                               std::lgamma(a + b) - std::lgamma(a) -
-                               std::lgamma(b);
+                               LogGamma(a + b) - LogGamma(a) - LogGamma(b);
   const double prefactor = std::exp(log_prefactor);
   if (x < (a + 1) / (a + b + 2)) {
     return prefactor * BetaContinuedFraction(a, b, x) / a;

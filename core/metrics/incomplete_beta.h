@@ -7,8 +7,9 @@ namespace rat {
 
 // I_x(a, b) = B(x; a, b) / B(a, b) for a > 0, b > 0 and x in [0, 1],
 // evaluated by its continued fraction. Returns NaN for arguments outside
-// these ranges. Thread-safe. Absolute error is about 1e-12 for a, b up to
-// 10^6 (the log-gamma prefactor loses a few digits at that size).
+// these ranges. Thread-safe. Measured absolute error at x = 0.5: about 1e-15
+// for a = b = 10, 3e-13 at 10^3 and 1e-9 at 10^5 to 10^6, because the
+// log-gamma prefactor loses digits as a and b grow.
 double RegularizedIncompleteBeta(double a, double b, double x);
 
 }  // namespace rat

@@ -127,9 +127,10 @@ absl::StatusOr<ThresholdChoice> GuaranteedRiskThreshold(
 
 // One-sided Clopper-Pearson upper bound on a binomial proportion with
 // `errors` of `trials` at confidence 1 - delta: the p at which
-// P(Binomial(trials, p) <= errors) = delta, accurate to about 1e-12. Returns
-// 1 when trials == 0 or errors == trials, and NaN unless
-// 0 <= errors <= trials and delta is in (0, 1).
+// P(Binomial(trials, p) <= errors) = delta, found by bisection on
+// RegularizedIncompleteBeta (so the tail at p matches delta to that
+// function's accuracy). Returns 1 when trials == 0 or errors == trials, and
+// NaN unless 0 <= errors <= trials and delta is in (0, 1).
 double ClopperPearsonUpper(int64_t errors, int64_t trials, double delta);
 
 // Overloads for correctness flags kept in a std::vector<bool>, which a span

@@ -37,7 +37,7 @@ size_t CountOccurrences(const std::string& text, const std::string& needle) {
   return count;
 }
 
-// A plain benchmark of `n` samples with about 80% accuracy; each score is
+// A plain benchmark of `n` samples with about 80% accuracy. Each score is
 // informative, so its metrics are all defined.
 BenchReport MakeReport(int n, const std::vector<std::string>& score_names,
                        unsigned seed = 1) {
@@ -75,7 +75,8 @@ BenchReport MakeReport(int n, const std::vector<std::string>& score_names,
   return report;
 }
 
-// Runs Python's XML parser on the file; returns its exit status.
+// Runs Python's XML parser on the file and returns its exit status, which
+// is 0 when the file is well-formed XML.
 int ParseXmlWithPython(const std::string& path) {
   const std::string command =
       "python3 -c 'import sys, xml.etree.ElementTree as E; "
@@ -206,7 +207,7 @@ TEST(HtmlReportTest, LargeReportStaysSmall) {
   const std::string html = ReadFile(path);
   EXPECT_LT(html.size(), 200u * 1024);
   EXPECT_EQ(0, ParseXmlWithPython(path));
-  // Every polyline holds at most 500 "x,y" pairs.
+  // Every polyline contains at most 500 "x,y" pairs.
   for (size_t at = html.find("points=\""); at != std::string::npos;
        at = html.find("points=\"", at + 1)) {
     const size_t end = html.find('"', at + 8);

@@ -138,7 +138,7 @@ TEST(FprAtTprTest, HandComputedValue) {
 }
 
 TEST(FprAtTprTest, TieBlockIsFlaggedWhole) {
-  // 20 errors: 19 must be flagged. The block at 0.5 holds the 19th error and
+  // 20 errors: 19 must be flagged. The block at 0.5 contains the 19th error and
   // two correct samples, which are flagged with it.
   std::vector<double> scores;
   std::vector<int> flags;
