@@ -226,6 +226,36 @@ TEST(GuaranteedRiskThresholdTest, BoundHoldsOnTheData) {
   EXPECT_GT(choice->coverage, 0.1);
 }
 
+TEST(GuaranteedRiskThresholdTest, TrueRiskExceedsTargetAtMostDeltaOften) {
+  // Population: score ~ U(0, 1) and P(error | score) = (1 - score) / 2, so
+  // accepting score >= t has true selective risk (1 - t) / 4. The bound is
+  // not monotone in coverage (few accepted samples widen it), so a small set
+  // can miss the target; 4000 samples reach it almost always.
+  constexpr int kCalibrationSets = 200;
+  constexpr int kSamples = 4000;
+  constexpr double kTargetRisk = 0.1;
+  constexpr double kDelta = 0.1;
+  std::mt19937 rng(2024);
+  std::uniform_real_distribution<double> uniform(0, 1);
+  int violations = 0;
+  int found = 0;
+  for (int set = 0; set < kCalibrationSets; ++set) {
+    std::vector<double> scores(kSamples);
+    BoolArray correct(kSamples);
+    for (int i = 0; i < kSamples; ++i) {
+      scores[i] = uniform(rng);
+      correct[i] = uniform(rng) >= (1 - scores[i]) / 2;
+    }
+    absl::StatusOr<ThresholdChoice> choice =
+        GuaranteedRiskThreshold(scores, correct.span(), kTargetRisk, kDelta);
+    if (!choice.ok()) continue;
+    ++found;
+    if ((1 - choice->threshold) / 4 > kTargetRisk) ++violations;
+  }
+  EXPECT_GT(found, kCalibrationSets * 9 / 10);
+  EXPECT_LE(violations, kDelta * kCalibrationSets);
+}
+
 TEST(GuaranteedRiskThresholdTest, LooserTargetGivesMoreCoverage) {
   const Dataset data = CalibratedDataset(5000, 17);
   absl::StatusOr<ThresholdChoice> strict =
