@@ -46,7 +46,8 @@ absl::Status CheckOptions(const DatasetOptions& options) {
     return absl::InvalidArgumentError(absl::StrCat(
         "split \"", options.split, "\" is invalid, expected train or test"));
   }
-  if (options.split.empty() || options.split.find('/') != std::string::npos) {
+  if (options.split.empty() || options.split == "." || options.split == ".." ||
+      options.split.find('/') != std::string::npos) {
     return absl::InvalidArgumentError(absl::StrCat(
         "split \"", options.split, "\" must be a non-empty folder name"));
   }

@@ -27,10 +27,21 @@ struct DatasetOptions {
   // "fashion-mnist", "mnist", "cifar10", "cifar100", "imagefolder",
   // "cifar10c".
   std::string name = "fashion-mnist";
-  // "train" or "test".
+  // "train" or "test"; imagefolder takes any split folder name ("val").
   std::string split = "test";
   // Folder with the files; empty means $DATASET_ROOT_DIR, then the default
   // for the data set (/usr/share/datasets/fashion-mnist for Fashion-MNIST).
+  // Only Fashion-MNIST has a default, so mnist and the others need a root.
+  // Expected contents:
+  //   mnist, fashion-mnist: {train,t10k}-{images-idx3,labels-idx1}-ubyte,
+  //     each plain or with .gz
+  //   cifar10: data_batch_1..5.bin, test_batch.bin and optional
+  //     batches.meta.txt, in root or root/cifar-10-batches-bin
+  //   cifar100: train.bin, test.bin and optional fine_label_names.txt, in
+  //     root or root/cifar-100-binary
+  //   imagefolder: root/<split>/<class>/*.png|jpg|jpeg, or root/<class>/...
+  //     when root has no train, test or val folder
+  //   cifar10c: <corruption>.npy and labels.npy, in root or root/CIFAR-10-C
   std::string root;
   // ImageFolder only: output size after resize and center crop (pixels).
   int64_t image_size = 32;
@@ -44,7 +55,11 @@ struct DatasetOptions {
   int64_t limit = 0;
 };
 
-// Loads a data set; errors name the file and what is wrong with it.
+// Loads a data set. NOT_FOUND for a missing file or folder, INVALID_ARGUMENT
+// for bad options and malformed files (bad magic, truncation, wrong sizes,
+// label out of range, undecodable image); messages name the file and what is
+// wrong with it. Thread safe (no shared state). ImageFolder decodes on up to
+// eight threads of its own.
 absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options);
 
 // Names LoadDataset accepts.

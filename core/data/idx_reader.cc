@@ -115,8 +115,8 @@ absl::StatusOr<Dataset> LoadIdxDataset(const DatasetOptions& options,
   RAT_ASSIGN_OR_RETURN(ImagesHeader header, ReadImagesHeader(*images_file));
   if (label_count != header.count) {
     return absl::InvalidArgumentError(
-        absl::StrCat(labels_path, ": holds ", label_count, " labels but ",
-                     images_path, " holds ", header.count, " images"));
+        absl::StrCat(labels_path, ": contains ", label_count, " labels but ",
+                     images_path, " contains ", header.count, " images"));
   }
 
   const int64_t count = LimitCount(header.count, options.limit);

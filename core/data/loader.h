@@ -81,7 +81,7 @@ class DataLoader {
 };
 
 // Splits `dataset` into (train, validation) with a seeded permutation;
-// `validation_fraction` in [0, 1). The validation part holds
+// `validation_fraction` in [0, 1). The validation part has
 // round(N * validation_fraction) images; both parts keep the data set order.
 // The tensors are copies. INVALID_ARGUMENT for a fraction outside [0, 1).
 absl::StatusOr<std::pair<Dataset, Dataset>> SplitHoldout(

@@ -135,11 +135,14 @@ absl::StatusOr<NpyHeader> ReadNpyHeader(const std::string& path,
   return header;
 }
 
+// Formats a shape as Python prints the tuple: (3,) or (4, 32, 32, 3).
 std::string ShapeText(const std::vector<int64_t>& shape) {
-  return absl::StrCat("(", absl::StrJoin(shape, ", "), ")");
+  return absl::StrCat("(", absl::StrJoin(shape, ", "),
+                      shape.size() == 1 ? ",)" : ")");
 }
 
-// Opens `path` and reads its header; checks the file holds all its data.
+// Opens `path` and reads its header; checks that the file contains all its
+// data.
 absl::StatusOr<NpyHeader> OpenNpy(const std::string& path, int64_t item_bytes,
                                   std::ifstream& stream) {
   std::error_code error;
@@ -195,8 +198,8 @@ absl::StatusOr<at::Tensor> ReadImages(const std::string& path, int64_t first,
   if (span == 0) span = shape[0];
   if (first + span > shape[0]) {
     return Invalid(
-        path, absl::StrCat("holds ", shape[0], " images, images [", first, ", ",
-                           first + span, ") were requested"));
+        path, absl::StrCat("contains ", shape[0], " images, images [", first,
+                           ", ", first + span, ") were requested"));
   }
   const int64_t count = LimitCount(span, limit);
 
@@ -291,7 +294,7 @@ absl::StatusOr<Dataset> LoadCifar10Corrupted(const DatasetOptions& options,
       (folder / (options.corruption + ".npy")).string();
   const std::string labels_path = (folder / "labels.npy").string();
 
-  // Severity s holds images [(s - 1) * 10000, s * 10000).
+  // Severity s is images [(s - 1) * 10000, s * 10000).
   const int64_t first =
       options.severity > 0 ? (options.severity - 1) * kImagesPerSeverity : 0;
   const int64_t span = options.severity > 0 ? kImagesPerSeverity : 0;

@@ -172,8 +172,8 @@ TEST(IdxReaderTest, RejectsCountMismatch) {
       LoadDataset(IdxOptions(folder.path(), "mnist", "test")).status();
 
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(status.message(),
-            labels + ": holds 2 labels but " + images + " holds 3 images");
+  EXPECT_EQ(status.message(), labels + ": contains 2 labels but " + images +
+                                  " contains 3 images");
 }
 
 TEST(IdxReaderTest, RejectsTruncatedPlainImages) {
@@ -328,9 +328,27 @@ TEST(FashionMnistTest, LoadsPackagedTestSet) {
   EXPECT_EQ(dataset->images.sizes(), (std::vector<int64_t>{10000, 1, 28, 28}));
   EXPECT_EQ(dataset->labels.min().item<int64_t>(), 0);
   EXPECT_EQ(dataset->labels.max().item<int64_t>(), 9);
-  // The published test split holds 1000 images of each class.
+  // The published test split has 1000 images of each class.
   const at::Tensor per_class = at::bincount(dataset->labels);
   EXPECT_TRUE(per_class.eq(1000).all().item<bool>());
+}
+
+TEST(FashionMnistTest, LoadsPackagedTrainSet) {
+  const std::string root = "/usr/share/datasets/fashion-mnist";
+  if (!std::filesystem::exists(root + "/train-images-idx3-ubyte.gz")) {
+    GTEST_SKIP() << "Fashion-MNIST is not installed under " << root;
+  }
+  DatasetOptions options;
+  options.split = "train";
+  options.root = root;
+
+  absl::StatusOr<Dataset> dataset = LoadDataset(options);
+
+  ASSERT_TRUE(dataset.ok()) << dataset.status();
+  EXPECT_EQ(dataset->images.sizes(), (std::vector<int64_t>{60000, 1, 28, 28}));
+  // The published training split has 6000 images of each class.
+  const at::Tensor per_class = at::bincount(dataset->labels);
+  EXPECT_TRUE(per_class.eq(6000).all().item<bool>());
 }
 
 }  // namespace

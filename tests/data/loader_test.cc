@@ -213,7 +213,7 @@ TEST(DataLoaderTest, ShardsAreDisjointAndCovering) {
   EXPECT_EQ(all, Range(120));
 }
 
-TEST(DataLoaderTest, ShardsWithoutDropLastCoverAllWithEqualBatches) {
+TEST(DataLoaderTest, ShardsWithoutDropLastCoverAll) {
   const Dataset dataset = NumberedDataset(103);
   std::set<int64_t> seen;
   for (int64_t rank = 0; rank < 4; ++rank) {
