@@ -90,7 +90,9 @@ struct LaunchOptions {
 // SIGINT and SIGTERM sent to the launcher are forwarded to the workers.
 // Returns 0 when every worker exits 0; otherwise it stops the remaining
 // workers and returns the first failure's exit code (128 + signal number for
-// a worker killed by a signal). Returns 1 when a worker cannot be started.
+// a worker killed by a signal). Returns 1 when a worker cannot be started
+// and 2, after logging the error, for options that ValidateLaunchOptions
+// (trainer/launcher.h) rejects.
 // Call it before any other thread starts.
 int LaunchWorkers(const LaunchOptions& options,
                   const std::vector<std::string>& args);

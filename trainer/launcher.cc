@@ -17,8 +17,10 @@ absl::Status CheckRange(const char* flag, int value, int min_value,
       flag, " must be in [", min_value, ", ", max_value, "], got ", value));
 }
 
-absl::Status ValidateLaunchOptions(const LaunchOptions& options,
-                                   bool master_addr_given) {
+}  // namespace
+
+absl::Status ValidateLaunchOptions(const LaunchOptions& options) {
+  // A bound against typos, not a tested scale limit.
   constexpr int kMaxProcesses = 4096;
   RAT_RETURN_IF_ERROR(
       CheckRange("--nproc-per-node", options.nproc_per_node, 1, kMaxProcesses));
@@ -27,17 +29,9 @@ absl::Status ValidateLaunchOptions(const LaunchOptions& options,
       CheckRange("--node-rank", options.node_rank, 0, options.nnodes - 1));
   RAT_RETURN_IF_ERROR(
       CheckRange("--master-port", options.master_port, 1, 65535));
-  RAT_RETURN_IF_ERROR(CheckRange("--grace-period-seconds",
-                                 options.grace_period_seconds, 0, 3600));
-  if (options.nnodes > 1 && !master_addr_given) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--nnodes ", options.nnodes,
-        " needs --master-addr, the address of node 0 that every node reaches"));
-  }
-  return absl::OkStatus();
+  return CheckRange("--grace-period-seconds", options.grace_period_seconds, 0,
+                    3600);
 }
-
-}  // namespace
 
 absl::StatusOr<LauncherCommand> ParseLauncherCommand(int argc,
                                                      const char* const* argv) {
@@ -81,8 +75,13 @@ absl::StatusOr<LauncherCommand> ParseLauncherCommand(int argc,
         "--grace-period-seconds) need --nproc-per-node");
   }
   if (command.launch) {
-    RAT_RETURN_IF_ERROR(
-        ValidateLaunchOptions(options, master_addr->count() > 0));
+    RAT_RETURN_IF_ERROR(ValidateLaunchOptions(options));
+    if (options.nnodes > 1 && master_addr->count() == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--nnodes ", options.nnodes,
+                       " needs --master-addr, the address of node 0 that "
+                       "every node reaches"));
+    }
   }
   command.worker_args = app.remaining();
   return command;

@@ -18,6 +18,12 @@ struct LauncherCommand {
   std::vector<std::string> worker_args;  // arguments after the program name
 };
 
+// Returns INVALID_ARGUMENT naming the flag when a field of `options` is out
+// of range (--nproc-per-node and --nnodes in [1, 4096], --node-rank below
+// --nnodes, --master-port in [1, 65535], --grace-period-seconds in
+// [0, 3600]).
+absl::Status ValidateLaunchOptions(const LaunchOptions& options);
+
 // Parses the launcher flags that lead the command line, before the first
 // other argument: --nproc-per-node N, --nnodes M, --node-rank R,
 // --master-addr A, --master-port P, --grace-period-seconds S (each also as

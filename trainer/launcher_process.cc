@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 #include "trainer/distributed.h"
+#include "trainer/launcher.h"
 
 extern char** environ;
 
@@ -192,6 +193,11 @@ class Supervisor {
 
 int LaunchWorkers(const LaunchOptions& options,
                   const std::vector<std::string>& args) {
+  if (absl::Status valid = ValidateLaunchOptions(options); !valid.ok()) {
+    spdlog::error("invalid launcher options: {}", std::string(valid.message()));
+    return 2;
+  }
+
   char program[4096];
   const ssize_t length = readlink("/proc/self/exe", program, sizeof(program));
   if (length <= 0 || length >= static_cast<ssize_t>(sizeof(program))) {

@@ -301,5 +301,35 @@ TEST(LauncherTest, FailingWorkerStopsOthersAndSetsExitCode) {
   EXPECT_LT(std::chrono::steady_clock::now() - begin, std::chrono::seconds(20));
 }
 
+TEST(LauncherTest, ForwardsSigtermToWorkers) {
+  const std::filesystem::path dir = MakeOutputDir();
+  const std::string port = std::to_string(FreeLoopbackPort());
+  std::vector<Child> launcher = {
+      {Spawn({"--nproc-per-node", "2", "--master-port", port, "ready",
+              dir.string(), "30"},
+             {})}};
+
+  // Both workers announce themselves once they have joined the group.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!(std::filesystem::exists(dir / "ready0") &&
+           std::filesystem::exists(dir / "ready1")) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(std::filesystem::exists(dir / "ready1"));
+  kill(launcher[0].pid, SIGTERM);
+
+  ASSERT_TRUE(WaitAll(launcher, std::chrono::seconds(20)));
+  EXPECT_EQ(launcher[0].exit_code, 128 + SIGTERM);
+}
+
+TEST(LauncherTest, LaunchWorkersRejectsInvalidOptions) {
+  LaunchOptions options;
+  options.nproc_per_node = 0;
+
+  EXPECT_EQ(LaunchWorkers(options, {"--epochs", "1"}), 2);
+}
+
 }  // namespace
 }  // namespace rat

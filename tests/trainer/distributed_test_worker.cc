@@ -13,6 +13,8 @@
 //   env              writes the torchrun variables and the arguments
 //   exit RANK CODE   rank RANK exits with CODE at once; the others join the
 //                    group and wait there until they are stopped
+//   ready            joins the group, creates OUT_DIR/ready<RANK> and sleeps
+//                    for TIMEOUT_SECONDS, so a test can signal the launcher
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -128,6 +130,11 @@ int main(int argc, char** argv) {
   auto distributed = rat::Distributed::Create(options, "cpu");
   if (!distributed.ok()) return Fail(distributed.status());
   if (scenario == "exit") return 0;
+  if (scenario == "ready") {
+    std::ofstream(std::string(argv[2]) + "/ready" + EnvOrEmpty("RANK"));
+    std::this_thread::sleep_for(std::chrono::seconds(options.timeout_seconds));
+    return 0;
+  }
 
   std::ofstream out(out_path);
   return RunScenario(scenario, options.timeout_seconds, **distributed, out);
