@@ -94,11 +94,14 @@ absl::Status GzipReader::ReadExact(void* destination, size_t size,
         static_cast<unsigned>(std::min<size_t>(size - done, size_t{1} << 30));
     const int got = gzread(file, out + done, chunk);
     if (got < 0) {
-      int code = 0;
+      int code = Z_OK;
+      const char* message = gzerror(file, &code);
       return absl::InvalidArgumentError(
           absl::StrCat(path_, ": compressed data is corrupt while reading ",
-                       what, " (", gzerror(file, &code), ")"));
+                       what, " (", message, ")"));
     }
+    // zlib 1.2.13 reports a gzip stream that stops mid-way as an early end
+    // of file (0), not as an error, so truncation is caught below.
     if (got == 0) break;
     done += static_cast<size_t>(got);
   }
