@@ -17,7 +17,7 @@ struct RrBsOptions {
   int max_iterations = 24;
   // An image whose bracket satisfies hi - lo <= rel_tol * lo is finished;
   // 0 runs every image for max_iterations.
-  double rel_tol = 1e-4;
+  double rel_tol = 1e-3;
   // 0 for FGSM; k > 0 for k PGD steps of size budget / 4.
   int pgd_steps = 0;
 };

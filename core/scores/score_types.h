@@ -48,11 +48,13 @@ struct ScoreParams {
   double rr_fast_max_radius = 1.0;
   // RR-BS: temperature of the attack gradient, start budget, iterations,
   // early-stop relative bracket width (0 disables early stop), PGD steps
-  // (0 = FGSM).
+  // (0 = FGSM). An image stops once hi - lo <= rel_tol * lo; the full search
+  // would end inside that bracket, so the result moves by at most
+  // rel_tol / 2 relative (5e-4 for the default).
   double rr_bs_temperature = 1.0;
   double rr_bs_initial_epsilon = 1e-6;
   int rr_bs_max_iterations = 24;
-  double rr_bs_rel_tol = 1e-4;
+  double rr_bs_rel_tol = 1e-3;
   int rr_bs_pgd_steps = 0;
   // DOCTOR and energy temperatures.
   double doctor_temperature = 1.0;

@@ -60,11 +60,11 @@ torch::Tensor ModelLogits(LinearCase& c, const torch::Tensor& images) {
 // doubling from 1e-6 to the first flip takes k = ceil(log2(radius / 1e-6))
 // steps and brackets the radius in [lo, 2 lo]; the 24 - k bisections that
 // remain halve that bracket, and the midpoint is off by half of it. The
-// default rel_tol of 1e-4 may stop earlier, at a bracket of 1e-4 lo.
+// default rel_tol of 1e-3 may stop earlier, at a bracket of 1e-3 lo.
 double DefaultBisectionError(double radius) {
   const int doublings = static_cast<int>(std::ceil(std::log2(radius / 1e-6)));
   const double bracket =
-      std::max(std::ldexp(radius, -(24 - doublings)), 1e-4 * radius);
+      std::max(std::ldexp(radius, -(24 - doublings)), 1e-3 * radius);
   return bracket / 2 + 1e-7;
 }
 

@@ -1,0 +1,228 @@
+// Measures each confidence score's cost in units of one plain forward pass
+// (inference mode) of the same model and batch, for a small CNN on 1 x 28 x 28
+// images and ResNet-20 on 3 x 32 x 32 images, at batch 1, 32 and 128.
+//
+// Every iteration times one plain forward and one scoring call back to back;
+// `forward_units` is the ratio of their medians, so it holds even while other
+// processes load the CPU. `clean_units`, `backward_units` and `extra_units`
+// split it into the engine's stages (clean forward with autograd, input-only
+// backward, extra forwards). RR-BS reports `forwards_per_image`, its search
+// forwards per image (at most 24).
+//
+// Usage: score_bench [--threads=N] [Google Benchmark flags]
+// --threads sets at::set_num_threads (default 1).
+#include <ATen/Parallel.h>
+#include <benchmark/benchmark.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "core/models/architectures.h"
+#include "core/scores/score_engine.h"
+
+namespace rat {
+namespace {
+
+struct ModelSetup {
+  std::string architecture;
+  int64_t channels;
+  int64_t size_pixels;
+};
+
+const std::vector<ModelSetup>& ModelSetups() {
+  static const std::vector<ModelSetup>* const setups =
+      new std::vector<ModelSetup>{{"small_cnn", 1, 28}, {"resnet20", 3, 32}};
+  return *setups;
+}
+
+// Builds each architecture once, in evaluation mode.
+torch::jit::Module& CachedModel(const ModelSetup& setup) {
+  static auto* const models = new std::map<std::string, torch::jit::Module>();
+  auto found = models->find(setup.architecture);
+  if (found != models->end()) return found->second;
+
+  ArchitectureOptions options;
+  options.name = setup.architecture;
+  options.channels = setup.channels;
+  options.height = setup.size_pixels;
+  options.width = setup.size_pixels;
+  absl::StatusOr<torch::jit::Module> model = BuildArchitecture(options);
+  if (!model.ok()) {
+    spdlog::error("cannot build {}: {}", setup.architecture,
+                  model.status().ToString());
+    std::exit(1);
+  }
+  model->eval();
+  return models->emplace(setup.architecture, *model).first->second;
+}
+
+// A named set of scores with their parameters.
+struct ScoreSet {
+  std::string name;
+  std::vector<ScoreKind> scores;
+  ScoreParams params;
+};
+
+std::vector<ScoreSet> ScoreSets() {
+  ScoreParams odin_params;
+  odin_params.odin_epsilon = 1e-3;
+  ScoreParams fixed_params;
+  fixed_params.rr_bs_rel_tol = 0.0;
+  return {
+      {"msr", {ScoreKind::kMsr}, ScoreParams()},
+      {"odin_eps", {ScoreKind::kOdin}, odin_params},
+      {"rr_fast", {ScoreKind::kRrFast}, ScoreParams()},
+      {"msr+odin_eps+rr_fast",
+       {ScoreKind::kMsr, ScoreKind::kOdin, ScoreKind::kRrFast},
+       odin_params},
+      {"rr_bs", {ScoreKind::kRrBs}, ScoreParams()},
+      {"rr_bs_fixed24", {ScoreKind::kRrBs}, fixed_params},
+  };
+}
+
+double SecondsOf(const std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+double Median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+// Per-iteration times of one benchmark, seconds.
+struct Samples {
+  std::vector<double> forward;
+  std::vector<double> score;
+  std::vector<double> forward_stage;
+  std::vector<double> backward_stage;
+  std::vector<double> extra_stage;
+  std::vector<double> rr_bs_forwards;
+};
+
+void ReportCounters(benchmark::State& state, const Samples& samples) {
+  const double forward = Median(samples.forward);
+  state.counters["forward_ms"] = 1e3 * forward;
+  state.counters["forward_units"] = Median(samples.score) / forward;
+  state.counters["clean_units"] = Median(samples.forward_stage) / forward;
+  state.counters["backward_units"] = Median(samples.backward_stage) / forward;
+  state.counters["extra_units"] = Median(samples.extra_stage) / forward;
+  if (!samples.rr_bs_forwards.empty()) {
+    state.counters["forwards_per_image"] = Median(samples.rr_bs_forwards);
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+
+void BenchmarkScores(benchmark::State& state, const ModelSetup& setup,
+                     const ScoreSet& set) {
+  torch::jit::Module& model = CachedModel(setup);
+  torch::manual_seed(0);
+  const torch::Tensor images = torch::rand(
+      {state.range(0), setup.channels, setup.size_pixels, setup.size_pixels});
+  ScoreRequest request;
+  request.scores = set.scores;
+  request.params = set.params;
+
+  Samples samples;
+  for (auto _ : state) {
+    auto start = std::chrono::steady_clock::now();
+    {
+      c10::InferenceMode inference;
+      benchmark::DoNotOptimize(model.forward({images}).toTensor());
+    }
+    samples.forward.push_back(SecondsOf(start));
+
+    start = std::chrono::steady_clock::now();
+    absl::StatusOr<ScoreResult> result =
+        ScoreEngine::Score(model, images, request);
+    const double seconds = SecondsOf(start);
+    if (!result.ok()) {
+      state.SkipWithError(result.status().ToString().c_str());
+      return;
+    }
+    state.SetIterationTime(seconds);
+    samples.score.push_back(seconds);
+    samples.forward_stage.push_back(result->forward_seconds);
+    samples.backward_stage.push_back(result->backward_seconds);
+    samples.extra_stage.push_back(result->extra_seconds);
+    if (result->rr_bs_forwards.defined()) {
+      samples.rr_bs_forwards.push_back(
+          result->rr_bs_forwards.to(torch::kFloat64).mean().item<double>());
+    }
+  }
+  ReportCounters(state, samples);
+}
+
+// Iterations per benchmark: enough for a stable median on a shared machine
+// while the slowest case (RR-BS, ResNet-20, batch 128) stays near a minute.
+int64_t IterationsFor(const ScoreSet& set, int64_t batch) {
+  const bool search = absl::StartsWith(set.name, "rr_bs");
+  if (batch == 1) return search ? 10 : 30;
+  if (batch == 32) return search ? 3 : 10;
+  return search ? 3 : 7;
+}
+
+void RegisterBenchmarks() {
+  for (const ModelSetup& setup : ModelSetups()) {
+    for (const ScoreSet& set : ScoreSets()) {
+      for (int64_t batch : {1, 32, 128}) {
+        benchmark::RegisterBenchmark(
+            absl::StrCat(setup.architecture, "/", set.name).c_str(),
+            [setup, set](benchmark::State& state) {
+              BenchmarkScores(state, setup, set);
+            })
+            ->Arg(batch)
+            ->Iterations(IterationsFor(set, batch))
+            ->UseManualTime()
+            ->Unit(benchmark::kMillisecond);
+      }
+    }
+  }
+}
+
+// Removes --threads=N from the arguments and returns N (default 1: the
+// forward unit is only stable when LibTorch's threads do not wait on other
+// processes for a core).
+int TakeThreadsFlag(int& argc, char** argv) {
+  int threads = 1;
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    const std::string argument = argv[i];
+    if (absl::StartsWith(argument, "--threads=")) {
+      if (!absl::SimpleAtoi(argument.substr(10), &threads) || threads < 1) {
+        spdlog::error("--threads expects a positive integer, got \"{}\"",
+                      argument.substr(10));
+        std::exit(2);
+      }
+      continue;
+    }
+    argv[kept++] = argv[i];
+  }
+  argc = kept;
+  return threads;
+}
+
+}  // namespace
+}  // namespace rat
+
+int main(int argc, char** argv) {
+  const int threads = rat::TakeThreadsFlag(argc, argv);
+  at::set_num_threads(threads);
+  at::set_num_interop_threads(1);
+  benchmark::AddCustomContext("torch_threads", std::to_string(threads));
+
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  rat::RegisterBenchmarks();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
