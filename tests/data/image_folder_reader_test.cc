@@ -179,6 +179,49 @@ TEST(ImageFolderReaderTest, NoClassFoldersIsNotFound) {
             folder.Join("train") + ": no class folders found");
 }
 
+TEST(ImageFolderReaderTest, ManyFilesKeepFileOrder) {
+  // Enough files for several decode threads; image k has value k.
+  ScratchFolder folder;
+  const int count = 300;
+  for (int k = 0; k < count; ++k) {
+    const std::string name = (k < 150 ? "train/a/" : "train/b/") +
+                             std::string(k < 10    ? "00"
+                                         : k < 100 ? "0"
+                                                   : "") +
+                             std::to_string(k) + ".png";
+    const auto value = static_cast<uint8_t>(k % 256);
+    WriteSolidImage(folder.Join(name), 4, 4, {value, value, value});
+  }
+
+  absl::StatusOr<Dataset> dataset =
+      LoadDataset(FolderOptions(folder.path(), 4, 1));
+
+  ASSERT_TRUE(dataset.ok()) << dataset.status();
+  ASSERT_EQ(dataset->size(), count);
+  for (int k = 0; k < count; ++k) {
+    EXPECT_EQ(dataset->images[k][0][0][0].item<uint8_t>(), k % 256)
+        << "image " << k;
+    EXPECT_EQ(dataset->labels[k].item<int64_t>(), k < 150 ? 0 : 1)
+        << "image " << k;
+  }
+}
+
+TEST(ImageFolderReaderTest, ReportsFirstBadFileInOrder) {
+  ScratchFolder folder;
+  for (int k = 0; k < 200; ++k) {
+    WriteSolidImage(folder.Join("train/a/" + std::to_string(1000 + k) + ".png"),
+                    4, 4, {1, 2, 3});
+  }
+  WriteFile(folder.Join("train/a/1050.png"), "broken");
+  WriteFile(folder.Join("train/a/1190.png"), "broken too");
+
+  absl::Status status = LoadDataset(FolderOptions(folder.path())).status();
+
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()),
+              StartsWith(folder.Join("train/a/1050.png") + ": "));
+}
+
 TEST(ImageFolderReaderTest, RejectsBadChannels) {
   absl::Status status =
       LoadDataset(FolderOptions("/nonexistent", 8, 4)).status();

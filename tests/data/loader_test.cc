@@ -160,6 +160,30 @@ TEST(DataLoaderTest, StartEpochAbandonsUnfinishedEpoch) {
   EXPECT_EQ(EpochLabels(*loader, 1).size(), 10u);
 }
 
+TEST(DataLoaderTest, DestroyMidEpochStopsProducer) {
+  // The producer fills the prefetch queue and blocks; destruction must wake
+  // and join it rather than hang.
+  LoaderOptions options = Options(2);
+  options.prefetch = 1;
+  auto loader = MakeLoader(NumberedDataset(64), options);
+  ASSERT_NE(loader, nullptr);
+  loader->StartEpoch(0);
+  ASSERT_TRUE(loader->Next().has_value());
+
+  loader.reset();
+
+  EXPECT_EQ(loader, nullptr);
+}
+
+TEST(DataLoaderTest, StatusIsOkAfterFullEpoch) {
+  auto loader = MakeLoader(NumberedDataset(16), Options(4));
+  ASSERT_NE(loader, nullptr);
+
+  EXPECT_EQ(EpochLabels(*loader, 0).size(), 4u);
+
+  EXPECT_TRUE(loader->status().ok()) << loader->status();
+}
+
 TEST(DataLoaderTest, NextBeforeStartEpochIsEmpty) {
   auto loader = MakeLoader(NumberedDataset(8), Options(4));
   ASSERT_NE(loader, nullptr);
