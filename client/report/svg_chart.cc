@@ -122,9 +122,16 @@ std::string EscapeXml(std::string_view text) {
     const unsigned char c = static_cast<unsigned char>(text[i]);
     if (c >= 0x80) {
       const size_t length = Utf8SequenceLength(text, i);
+      // U+FFFE and U+FFFF are valid UTF-8 but not XML characters.
+      const bool non_character =
+          length == 3 && text.substr(i, 2) == "\xEF\xBF" &&
+          static_cast<unsigned char>(text[i + 2]) >= 0xBE;
       if (length == 0) {
         escaped += kReplacementCharacter;
         ++i;
+      } else if (non_character) {
+        escaped += kReplacementCharacter;
+        i += length;
       } else {
         escaped.append(text.substr(i, length));
         i += length;

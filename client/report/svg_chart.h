@@ -12,8 +12,8 @@
 namespace rat::report_internal {
 
 // Escapes the five XML special characters. Bytes that XML 1.0 forbids
-// (control characters other than tab, line feed and carriage return) and
-// invalid UTF-8 sequences become U+FFFD.
+// (control characters other than tab, line feed and carriage return, and
+// U+FFFE/U+FFFF) and invalid UTF-8 sequences become U+FFFD.
 std::string EscapeXml(std::string_view text);
 
 struct ChartPoint {

@@ -39,9 +39,10 @@ absl::StatusOr<std::optional<std::vector<RocPoint>>> RocCurve(
 
 absl::StatusOr<std::vector<int64_t>> HistogramCounts(
     absl::Span<const double> values, const HistogramOptions& options) {
-  if (options.bins < 1) {
+  if (options.bins < 1 || options.bins > kMaxHistogramBins) {
     return absl::InvalidArgumentError(
-        absl::StrCat("histogram bins ", options.bins, " must be at least 1"));
+        absl::StrCat("histogram bins ", options.bins, " must be in [1, ",
+                     kMaxHistogramBins, "]"));
   }
   if (!std::isfinite(options.low) || !std::isfinite(options.high) ||
       !(options.low < options.high)) {

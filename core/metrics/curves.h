@@ -29,6 +29,10 @@ absl::StatusOr<std::optional<std::vector<RocPoint>>> RocCurve(
 absl::StatusOr<std::optional<std::vector<RocPoint>>> RocCurve(
     absl::Span<const double> scores, const std::vector<bool>& correct);
 
+// Upper limit on HistogramOptions::bins, so a mistyped count fails with an
+// error instead of allocating gigabytes.
+inline constexpr int kMaxHistogramBins = 1'000'000;
+
 struct HistogramOptions {
   int bins = 20;
   double low = 0;   // lower edge of the first bin
@@ -38,8 +42,8 @@ struct HistogramOptions {
 // Counts of `values` in `options.bins` equal-width bins over [low, high].
 // Values below low count in the first bin and values above high in the last,
 // so the counts always sum to values.size(). Errors: INVALID_ARGUMENT for
-// bins < 1, non-finite or empty [low, high], or a NaN/infinite value (naming
-// its index).
+// bins outside [1, kMaxHistogramBins], non-finite or empty [low, high], or a
+// NaN/infinite value (naming its index).
 absl::StatusOr<std::vector<int64_t>> HistogramCounts(
     absl::Span<const double> values, const HistogramOptions& options);
 

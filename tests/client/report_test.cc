@@ -306,6 +306,7 @@ TEST(EscapeXmlTest, EscapesSpecialCharactersAndInvalidBytes) {
             report_internal::EscapeXml("tab\tok \x01 \xff"));
   EXPECT_EQ("caf\xC3\xA9", report_internal::EscapeXml("caf\xC3\xA9"));
   EXPECT_EQ("\xEF\xBF\xBD", report_internal::EscapeXml("\xC3"));
+  EXPECT_EQ("\xEF\xBF\xBD", report_internal::EscapeXml("\xEF\xBF\xBF"));
 }
 
 TEST(DownsampleTest, KeepsEndpointsAndLimit) {

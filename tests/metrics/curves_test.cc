@@ -92,7 +92,12 @@ TEST(HistogramCountsTest, RejectsInvalidOptionsAndValues) {
   absl::StatusOr<std::vector<int64_t>> no_bins =
       HistogramCounts(values, Range(0, 0, 1));
   EXPECT_EQ(absl::StatusCode::kInvalidArgument, no_bins.status().code());
-  EXPECT_EQ("histogram bins 0 must be at least 1", no_bins.status().message());
+  EXPECT_EQ("histogram bins 0 must be in [1, 1000000]",
+            no_bins.status().message());
+
+  absl::StatusOr<std::vector<int64_t>> too_many_bins =
+      HistogramCounts(values, Range(2'000'000, 0, 1));
+  EXPECT_EQ(absl::StatusCode::kInvalidArgument, too_many_bins.status().code());
 
   absl::StatusOr<std::vector<int64_t>> empty_range =
       HistogramCounts(values, Range(2, 1, 1));
