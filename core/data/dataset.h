@@ -55,11 +55,11 @@ struct DatasetOptions {
   int64_t limit = 0;
 };
 
-// Loads a data set. NOT_FOUND for a missing file or folder, INVALID_ARGUMENT
-// for bad options and malformed files (bad magic, truncation, wrong sizes,
-// label out of range, undecodable image); messages name the file and what is
-// wrong with it. Thread safe (no shared state). ImageFolder decodes on up to
-// eight threads of its own.
+// Loads a data set. Returns NOT_FOUND for a missing file or folder and
+// INVALID_ARGUMENT for bad options or a malformed file (bad magic,
+// truncation, wrong sizes, label out of range, undecodable image). Messages
+// name the file and what is wrong with it. Thread safe, because it keeps no
+// shared state; ImageFolder decodes on up to eight threads of its own.
 absl::StatusOr<Dataset> LoadDataset(const DatasetOptions& options);
 
 // Names LoadDataset accepts.

@@ -119,20 +119,22 @@ PixelBuffer Crop(const PixelBuffer& input, int64_t top, int64_t left,
   return output;
 }
 
-// Scales so that both sides cover the target (the shorter side relative to
-// the target matches it exactly), then takes the centered window.
+// Equivalent to scaling so that both sides cover the target (the shorter
+// side relative to the target matches it) and taking the centered window,
+// but crops in source pixels first. So an extreme aspect ratio never needs
+// a huge intermediate image, and less is resized.
 absl::StatusOr<PixelBuffer> ResizeAndCenterCrop(const PixelBuffer& input,
                                                 int64_t height, int64_t width) {
   const double scale = std::max(static_cast<double>(height) / input.height,
                                 static_cast<double>(width) / input.width);
-  const int64_t scaled_height =
-      std::max(height, static_cast<int64_t>(std::lround(input.height * scale)));
-  const int64_t scaled_width =
-      std::max(width, static_cast<int64_t>(std::lround(input.width * scale)));
-  RAT_ASSIGN_OR_RETURN(PixelBuffer scaled,
-                       Resize(input, scaled_height, scaled_width));
-  return Crop(scaled, (scaled_height - height) / 2, (scaled_width - width) / 2,
-              height, width);
+  const int64_t crop_height =
+      std::clamp<int64_t>(std::lround(height / scale), 1, input.height);
+  const int64_t crop_width =
+      std::clamp<int64_t>(std::lround(width / scale), 1, input.width);
+  const PixelBuffer window =
+      Crop(input, (input.height - crop_height) / 2,
+           (input.width - crop_width) / 2, crop_height, crop_width);
+  return Resize(window, height, width);
 }
 
 absl::Status CheckDecodeOptions(const DecodeOptions& options) {

@@ -49,7 +49,7 @@ absl::StatusOr<at::Tensor> ToGrayscale(const at::Tensor& uint8_rgb);
 absl::StatusOr<at::Tensor> ResizeImage(const at::Tensor& uint8_image,
                                        int64_t height, int64_t width);
 
-// Returns the centered height x width window of C x H x W (any dtype); the
+// Returns the centered height x width window of C x H x W (any dtype). Its
 // top-left corner is ((H - height) / 2, (W - width) / 2), rounded down.
 // INVALID_ARGUMENT when the window is larger than the image.
 absl::StatusOr<at::Tensor> CenterCrop(const at::Tensor& image, int64_t height,

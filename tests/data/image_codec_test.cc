@@ -160,6 +160,25 @@ TEST(ImageCodecTest, DecodeCenterCropDropsTheSides) {
   EXPECT_LT(squeezed->min().item<uint8_t>(), 200);
 }
 
+TEST(ImageCodecTest, DecodeCenterCropHandlesExtremeAspect) {
+  // A 2 x 4000 strip: scaling its short side to 256 first would need a
+  // 256 x 512000 intermediate image.
+  at::Tensor strip = at::full({1, 2, 4000}, 70, at::kByte);
+  absl::StatusOr<std::string> png = EncodePng(strip);
+  ASSERT_TRUE(png.ok()) << png.status();
+  DecodeOptions options;
+  options.channels = 1;
+  options.height = 256;
+  options.width = 256;
+  options.center_crop = true;
+
+  absl::StatusOr<at::Tensor> decoded = DecodeImage(*png, options);
+
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->sizes(), (std::vector<int64_t>{1, 256, 256}));
+  EXPECT_TRUE(decoded->eq(70).all().item<bool>());
+}
+
 TEST(ImageCodecTest, CenterCropTakesMiddleWindow) {
   const at::Tensor image =
       at::arange(20, at::kLong).to(at::kByte).reshape({1, 4, 5});

@@ -13,8 +13,8 @@
 namespace rat {
 namespace {
 
-// `count` images of 1 x height x width with distinct non-zero pixels; the
-// label of image i is i, so batches reveal which images they hold.
+// Returns `count` images of 1 x height x width with distinct non-zero
+// pixels. Image i has label i, so a batch's labels name its images.
 Dataset NumberedDataset(int64_t count, int64_t height = 2, int64_t width = 2) {
   Dataset dataset;
   dataset.name = "numbered";
