@@ -26,8 +26,11 @@ struct DecodeOptions {
   int64_t max_pixels = int64_t{1} << 26;
 };
 
-// Decodes a PNG or JPEG byte string into uint8 C x H x W (CPU).
-// INVALID_ARGUMENT naming the problem for data that is not a decodable image.
+// Decodes a PNG or JPEG byte string into uint8 C x H x W (CPU). Other
+// formats stb_image reads (BMP, GIF, TGA, PNM) decode too. An alpha channel
+// is dropped, not composited. INVALID_ARGUMENT naming the problem for data
+// that is not a decodable image or is larger than options.max_pixels.
+// Thread safe.
 absl::StatusOr<at::Tensor> DecodeImage(absl::string_view bytes,
                                        const DecodeOptions& options);
 

@@ -25,11 +25,12 @@ uint8_t PixelValue(int64_t image, int64_t offset) {
   return static_cast<uint8_t>((image * 31 + offset * 7) % 256);
 }
 
-std::string ImagesFile(int64_t count, uint32_t magic = 0x00000803) {
+std::string ImagesFile(int64_t count, uint32_t magic = 0x00000803,
+                       uint32_t rows = kRows) {
   std::string bytes;
   AppendBigEndian32(bytes, magic);
   AppendBigEndian32(bytes, static_cast<uint32_t>(count));
-  AppendBigEndian32(bytes, kRows);
+  AppendBigEndian32(bytes, rows);
   AppendBigEndian32(bytes, kColumns);
   for (int64_t i = 0; i < count; ++i) {
     for (int64_t p = 0; p < kRows * kColumns; ++p) {
@@ -159,6 +160,22 @@ TEST(IdxReaderTest, RejectsLabelOutOfRange) {
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(status.message(),
             labels + ": label 12 at index 5 is out of range [0, 10)");
+}
+
+TEST(IdxReaderTest, RejectsZeroRows) {
+  ScratchFolder folder;
+  const std::string images = folder.Join("t10k-images-idx3-ubyte");
+  WriteFile(images, ImagesFile(1, 0x00000803, 0));
+  WriteFile(folder.Join("t10k-labels-idx1-ubyte"), LabelsFile({0}));
+
+  absl::Status status =
+      LoadDataset(IdxOptions(folder.path(), "mnist", "test")).status();
+
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(),
+            images +
+                ": image size 0x5 is invalid, expected 1 to 16384 "
+                "pixels per side");
 }
 
 TEST(IdxReaderTest, RejectsCountMismatch) {

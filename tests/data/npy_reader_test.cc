@@ -115,6 +115,20 @@ TEST(CorruptedCifarReaderTest, ConvertsHwcToChw) {
   EXPECT_EQ(dataset->class_names[0], "airplane");
 }
 
+TEST(CorruptedCifarReaderTest, AcceptsParentOfArchiveFolder) {
+  ScratchFolder folder;
+  WriteFile(folder.Join("CIFAR-10-C/fog.npy"),
+            NpyFile(ImagesSpec(2), ImageBytes(2)));
+  WriteFile(folder.Join("CIFAR-10-C/labels.npy"),
+            NpyFile(LabelsSpec(2), Int64Labels(2)));
+
+  absl::StatusOr<Dataset> dataset =
+      LoadDataset(CorruptedOptions(folder.path()));
+
+  ASSERT_TRUE(dataset.ok()) << dataset.status();
+  EXPECT_EQ(dataset->size(), 2);
+}
+
 TEST(CorruptedCifarReaderTest, AcceptsUint8LabelsAndVersion2Header) {
   ScratchFolder folder;
   NpySpec images = ImagesSpec(2);
