@@ -60,8 +60,8 @@ absl::Status ValidateOptions(const ArchitectureOptions& options) {
   return absl::OkStatus();
 }
 
-// Registers mean and std as 1 x C x 1 x 1 buffers; an empty normalization
-// becomes mean 0 and std 1 so that every model has the same forward.
+// Registers mean and std as 1 x C x 1 x 1 buffers. An empty normalization
+// becomes mean 0 and std 1, so every model has the same forward.
 void AddNormalization(Module& model, const ArchitectureOptions& options) {
   at::Tensor mean = at::zeros({1, options.channels, 1, 1});
   at::Tensor std = at::ones({1, options.channels, 1, 1});

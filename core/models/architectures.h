@@ -41,11 +41,11 @@ struct ArchitectureOptions {
 //   small_cnn  conv3x3(16)-BN-ReLU-conv3x3(16)-BN-ReLU-maxpool2 -
 //              conv3x3(32)-BN-ReLU-conv3x3(32)-BN-ReLU-maxpool2 -
 //              fc(128)-ReLU-fc(K), for 1x28x28 and 3x32x32 images. Sized for
-//              CPU training: in one run (Adam, learning rate 1e-3, batch 128,
-//              plain cross-entropy, no normalization or augmentation, a
-//              2-core CPU shared with other jobs) it reached 89.7%
-//              Fashion-MNIST test accuracy after two epochs and 90.8% after
-//              three (590 s).
+//              CPU training. One run reached 89.7% Fashion-MNIST
+//              test accuracy after two epochs and 90.8% after three (590 s).
+//              That run used Adam at learning rate 1e-3, batch 128, plain
+//              cross-entropy, no normalization or augmentation, on a 2-core
+//              CPU shared with other jobs.
 //   resnetD    CIFAR ResNet of He et al. (2016), D = 6n + 2: a 3x3 conv with
 //              16 channels, three stages of n basic blocks with 16, 32 and 64
 //              channels (stride 2 at the start of stages 2 and 3), global

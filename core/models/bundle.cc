@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "core/common/status_macros.h"
 #include "core/common/torch_status.h"
 
@@ -191,15 +192,15 @@ absl::StatusOr<Bundle> LoadBundle(const std::string& path,
       "load", [&] { return torch::jit::load(path, target, extra_files); });
   if (!module.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "model bundle ", Quoted(path),
-        " is not a valid TorchScript archive: ", module.status().message()));
+        "model bundle ", Quoted(path), " is not a valid TorchScript archive: ",
+        absl::StripPrefix(module.status().message(), "load: ")));
   }
 
   const std::string& json = extra_files[kModelCardFile];
   if (json.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "model bundle ", Quoted(path), " has no ", kModelCardFile,
-        " extra file; save it with SaveBundle or torch.jit.save(..., "
+        " extra file. Save it with SaveBundle or torch.jit.save(..., "
         "_extra_files={\"",
         kModelCardFile, "\": ...})"));
   }

@@ -22,11 +22,12 @@ struct Bundle {
 };
 
 // Loads a bundle onto `device` (e.g. "cpu", "cuda:0") in evaluation mode.
-// Errors name the file and the problem: NOT_FOUND for a missing file,
+// Errors name the file and the problem. NOT_FOUND for a missing file.
 // INVALID_ARGUMENT for a truncated or non-TorchScript file, a missing card, a
-// card that fails to parse (with the parser's message) or a card whose
-// input_shape is missing or not positive, and for an invalid device string.
-// Does not run the model: CheckBundle does.
+// card that fails to parse (with the parser's message), a card whose
+// input_shape is missing or not positive, and an invalid device string.
+// FAILED_PRECONDITION for a CUDA device that is not available. Does not run
+// the model: CheckBundle does.
 absl::StatusOr<Bundle> LoadBundle(const std::string& path,
                                   const std::string& device = "cpu");
 
@@ -38,10 +39,11 @@ absl::Status SaveBundle(const std::string& path,
                         const torch::jit::Module& module,
                         const rat::v1::ModelCard& card);
 
-// Runs one forward pass of a 1 x C x H x W batch of zeros (C, H, W from the
-// card's input_shape) on the device of the module's first parameter or
-// buffer (CPU when it has none), in evaluation mode, without gradients, and
-// restores the module's previous mode. Returns K, the number of classes.
+// Runs one forward pass of a 1 x C x H x W batch of zeros, with C, H and W
+// from the card's input_shape. The pass runs in evaluation mode without
+// gradients, on the device of the module's first parameter or buffer (CPU
+// when it has none), and the module's previous mode is restored afterwards.
+// Returns K, the number of classes.
 // INVALID_ARGUMENT when the forward fails, returns anything but a floating
 // 1 x K tensor with K >= 2, or K differs from the number of class names
 // (when the card lists any). Not thread safe with other calls on the module.

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
+#include <torch/cuda.h>
 #include <torch/script.h>
 
 #include <filesystem>
@@ -264,6 +265,17 @@ TEST_F(BundleTest, InvalidDeviceIsInvalidArgument) {
             "invalid device \"gpu7\", expected e.g. \"cpu\" or \"cuda:0\"");
 }
 
+TEST_F(BundleTest, UnavailableCudaDeviceIsFailedPrecondition) {
+  if (torch::cuda::is_available()) GTEST_SKIP() << "a CUDA device is present";
+  const std::string path = SaveValidBundle();
+
+  const absl::Status status = LoadBundle(path, "cuda:0").status();
+
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(status.message(),
+            "device \"cuda:0\" is not available: 0 CUDA device(s) visible");
+}
+
 TEST_F(BundleTest, CheckBundleReturnsNumberOfClasses) {
   Bundle bundle = LoadBundle(SaveValidBundle()).value();
 
@@ -301,7 +313,7 @@ TEST_F(BundleTest, CheckBundleRejectsClassNameCountMismatch) {
             "names");
 }
 
-TEST_F(BundleTest, CheckBundleRejectsInputShapeTheModelCannotTake) {
+TEST_F(BundleTest, CheckBundleRejectsWrongInputShape) {
   Bundle bundle{MakeSmallCnn(), MakeCard(3, 32, 32)};
 
   const absl::Status status = CheckBundle(bundle).status();
