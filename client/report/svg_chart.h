@@ -11,7 +11,7 @@
 
 namespace rat::report_internal {
 
-// Escapes the five XML special characters. Bytes that XML 1.0 forbids
+// Escapes the five XML special characters. Characters that XML 1.0 forbids
 // (control characters other than tab, line feed and carriage return, and
 // U+FFFE/U+FFFF) and invalid UTF-8 sequences become U+FFFD.
 std::string EscapeXml(std::string_view text);
