@@ -74,6 +74,9 @@ struct ScoreSet {
 std::vector<ScoreSet> ScoreSets() {
   ScoreParams odin_params;
   odin_params.odin_epsilon = 1e-3;
+  // ODIN at RR-Fast's temperature shares its input-only backward pass.
+  ScoreParams shared_params = odin_params;
+  shared_params.odin_temperature = shared_params.rr_fast_temperature;
   ScoreParams fixed_params;
   fixed_params.rr_bs_rel_tol = 0.0;
   return {
@@ -83,6 +86,9 @@ std::vector<ScoreSet> ScoreSets() {
       {"msr+odin_eps+rr_fast",
        {ScoreKind::kMsr, ScoreKind::kOdin, ScoreKind::kRrFast},
        odin_params},
+      {"msr+odin_eps+rr_fast_same_t",
+       {ScoreKind::kMsr, ScoreKind::kOdin, ScoreKind::kRrFast},
+       shared_params},
       {"rr_bs", {ScoreKind::kRrBs}, ScoreParams()},
       {"rr_bs_fixed24", {ScoreKind::kRrBs}, fixed_params},
   };

@@ -1,6 +1,6 @@
 // The clean forward pass and the input-only backward passes that the
 // gradient scores (ODIN with epsilon > 0, RR-Fast, RR-BS) share. Internal to
-// the scoring engine; every function throws c10::Error on tensor failures.
+// the scoring engine. Every function throws c10::Error on tensor failures.
 #ifndef RAT_CORE_SCORES_INPUT_GRADIENT_H_
 #define RAT_CORE_SCORES_INPUT_GRADIENT_H_
 

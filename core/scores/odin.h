@@ -1,5 +1,5 @@
 // ODIN with an input perturbation (epsilon > 0). Internal to the scoring
-// engine; throws c10::Error on tensor failures.
+// engine. Throws c10::Error on tensor failures.
 #ifndef RAT_CORE_SCORES_ODIN_H_
 #define RAT_CORE_SCORES_ODIN_H_
 

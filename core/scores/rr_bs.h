@@ -1,6 +1,6 @@
 // RR-BS: the L-infinity robust radius found by bisection on the budget of an
 // FGSM (or PGD) attack against the predicted label. Internal to the scoring
-// engine; throws c10::Error on tensor failures.
+// engine. Throws c10::Error on tensor failures.
 #ifndef RAT_CORE_SCORES_RR_BS_H_
 #define RAT_CORE_SCORES_RR_BS_H_
 

@@ -1,5 +1,5 @@
 // RR-Fast: a first-order estimate of the L-infinity robust radius from one
-// probe step. Internal to the scoring engine; throws c10::Error on tensor
+// probe step. Internal to the scoring engine. Throws c10::Error on tensor
 // failures.
 #ifndef RAT_CORE_SCORES_RR_FAST_H_
 #define RAT_CORE_SCORES_RR_FAST_H_

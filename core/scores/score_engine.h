@@ -39,11 +39,20 @@ struct ScoreResult {
 // per distinct temperature among the gradient scores; then each score's extra
 // forwards. Parameter gradients are never computed and the module's training
 // mode is restored. Scores of an image do not depend on the other images of
-// the batch.
+// the batch, beyond float32 rounding that differs between batch sizes (RR-Fast
+// divides a logit difference by its probe step, which amplifies it).
 //
-// `images` is float32 N x C x H x W in [0, 1] on the model's device.
+// `images` is float32 N x C x H x W in [0, 1] on the model's device; results
+// are on the CPU. Errors: INVALID_ARGUMENT naming the value for images that
+// are empty, not 4-D, not float32 or outside [0, 1] (NaN included), for an
+// empty score list, for parameters that ValidateScoreParams rejects, when
+// the forward pass fails on the images (for example a channel count the
+// model does not take), and when the model does not return N x K logits with
+// K >= 2. INTERNAL for other LibTorch failures. The module's training flags
+// are restored on every path.
 // Thread safety: Score() on one module may run concurrently from several
-// threads only if the module is not being trained.
+// threads only if the module is in evaluation mode and not being trained,
+// because a module in training mode is switched to evaluation mode and back.
 class ScoreEngine {
  public:
   static absl::StatusOr<ScoreResult> Score(torch::jit::Module& model,

@@ -257,7 +257,7 @@ TEST(BoxEdgeTest, WhiteImageWhoseGapNeverClosesGetsCap) {
 }
 
 TEST(BoxEdgeTest, ClampedPixelsDoNotMove) {
-  // Half the pixels are 0 and cannot decrease; the other 32 close the gap
+  // Half the pixels are 0 and cannot decrease. The other 32 close the gap
   // of 0.5 at rate 1 each, so the radius is 0.5 / 32.
   torch::jit::Module model = MakeUniformTwoClassModel(1.0, -15.5);
   torch::Tensor images = torch::full({1, 1, 8, 8}, 0.5);
