@@ -61,6 +61,8 @@ absl::StatusOr<c10::Device> ParseDevice(const std::string& name) {
         "invalid device \"", name, "\", expected e.g. \"cpu\" or \"cuda:0\""));
   }
 
+  // NOTE: only the "no CUDA device" branch has been run, because Debian's
+  // LibTorch 1.13 is built for CPU only.
   if (device->is_cuda()) {
     const int64_t available = static_cast<int64_t>(torch::cuda::device_count());
     const int64_t index = device->has_index() ? device->index() : 0;
