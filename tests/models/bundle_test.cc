@@ -81,6 +81,27 @@ TEST_F(BundleTest, RoundTripKeepsLogitsAndCard) {
       google::protobuf::util::MessageDifferencer::Equals(bundle->card, card));
 }
 
+TEST_F(BundleTest, RoundTripKeepsResNetLogits) {
+  ArchitectureOptions options;
+  options.name = "resnet20";
+  options.channels = 3;
+  options.height = 32;
+  options.width = 32;
+  options.seed = 11;
+  torch::jit::Module module = BuildArchitecture(options).value();
+  module.eval();
+  const at::Tensor images = at::rand({2, 3, 32, 32});
+  const at::Tensor expected = module.forward({images}).toTensor();
+  const std::string path = dir_.File("resnet20.pt");
+
+  ASSERT_TRUE(SaveBundle(path, module, MakeCard(3, 32, 32)).ok());
+  absl::StatusOr<Bundle> bundle = LoadBundle(path);
+
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  EXPECT_TRUE(at::equal(bundle->module.forward({images}).toTensor(), expected));
+  EXPECT_EQ(CountParameters(bundle->module), CountParameters(module));
+}
+
 TEST_F(BundleTest, LoadPutsModuleInEvalMode) {
   const std::string path = SaveValidBundle();
 
