@@ -3,17 +3,20 @@
 // images and ResNet-20 on 3 x 32 x 32 images, at batch 1, 32 and 128.
 //
 // Every iteration times one plain forward and one scoring call back to back;
-// `forward_units` is the ratio of their medians, so it holds even while other
-// processes load the CPU. `clean_units`, `backward_units` and `extra_units`
-// split it into the engine's stages (clean forward with autograd, input-only
-// backward, extra forwards). RR-BS reports `forwards_per_image`, its search
-// forwards per image (at most 24).
+// `forward_units` is the ratio of their median wall times and
+// `cpu_forward_units` the ratio of their median thread CPU times, which
+// stays stable while other processes load the CPU (with --threads=1).
+// `clean_units`, `backward_units` and `extra_units` split it into the engine's
+// stages (clean forward with autograd, input-only backward, extra forwards).
+// RR-BS reports `forwards_per_image`, its search forwards per image (at most
+// 24).
 //
 // Usage: score_bench [--threads=N] [Google Benchmark flags]
 // --threads sets at::set_num_threads (default 1).
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
 #include <spdlog/spdlog.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -99,6 +102,15 @@ double SecondsOf(const std::chrono::steady_clock::time_point start) {
       .count();
 }
 
+// CPU time of the calling thread, seconds. With one LibTorch thread every
+// pass (the backward included) runs on the calling thread, so this time does
+// not grow while other processes hold the cores.
+double ThreadCpuSeconds() {
+  timespec now;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + 1e-9 * now.tv_nsec;
+}
+
 double Median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   return values[values.size() / 2];
@@ -108,6 +120,8 @@ double Median(std::vector<double> values) {
 struct Samples {
   std::vector<double> forward;
   std::vector<double> score;
+  std::vector<double> forward_cpu;
+  std::vector<double> score_cpu;
   std::vector<double> forward_stage;
   std::vector<double> backward_stage;
   std::vector<double> extra_stage;
@@ -118,6 +132,8 @@ void ReportCounters(benchmark::State& state, const Samples& samples) {
   const double forward = Median(samples.forward);
   state.counters["forward_ms"] = 1e3 * forward;
   state.counters["forward_units"] = Median(samples.score) / forward;
+  state.counters["cpu_forward_units"] =
+      Median(samples.score_cpu) / Median(samples.forward_cpu);
   state.counters["clean_units"] = Median(samples.forward_stage) / forward;
   state.counters["backward_units"] = Median(samples.backward_stage) / forward;
   state.counters["extra_units"] = Median(samples.extra_stage) / forward;
@@ -140,15 +156,19 @@ void BenchmarkScores(benchmark::State& state, const ModelSetup& setup,
   Samples samples;
   for (auto _ : state) {
     auto start = std::chrono::steady_clock::now();
+    double start_cpu = ThreadCpuSeconds();
     {
       c10::InferenceMode inference;
       benchmark::DoNotOptimize(model.forward({images}).toTensor());
     }
+    samples.forward_cpu.push_back(ThreadCpuSeconds() - start_cpu);
     samples.forward.push_back(SecondsOf(start));
 
     start = std::chrono::steady_clock::now();
+    start_cpu = ThreadCpuSeconds();
     absl::StatusOr<ScoreResult> result =
         ScoreEngine::Score(model, images, request);
+    samples.score_cpu.push_back(ThreadCpuSeconds() - start_cpu);
     const double seconds = SecondsOf(start);
     if (!result.ok()) {
       state.SkipWithError(result.status().ToString().c_str());
