@@ -45,8 +45,9 @@ absl::Status ReadDistributedEnvironment(DistributedOptions* options);
 // caller should exit. Not thread safe.
 class Distributed {
  public:
-  // Joins the group: rank 0 hosts a TCPStore at master_addr:master_port and
-  // every rank waits there for the others (up to timeout_seconds). `device`
+  // Joins the group: rank 0 hosts a TCPStore on master_port (LibTorch 1.13
+  // listens on every interface) and every rank connects to it at
+  // master_addr, then to each other, within timeout_seconds. `device`
   // ("cpu", "cuda:0", ...) picks the backend when options.backend is empty.
   // Returns INVALID_ARGUMENT for options out of range, FAILED_PRECONDITION
   // for a backend this LibTorch lacks, UNAVAILABLE when the rendezvous fails.

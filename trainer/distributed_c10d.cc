@@ -279,14 +279,15 @@ absl::StatusOr<std::unique_ptr<Distributed>> CreateC10dDistributed(
   const std::string endpoint =
       absl::StrCat(options.master_addr, ":", options.master_port);
 
-  // Rank 0 hosts the store and waits for every rank to connect to it.
+  // Rank 0 hosts the store. It does not wait there for the other ranks,
+  // because the Gloo connect below waits for them within the same timeout
+  // and a second wait would double the time a missing rank costs.
   absl::StatusOr<c10::intrusive_ptr<c10d::Store>> store =
       CallTorch("TCPStore", [&] {
         c10d::TCPStoreOptions store_options;
         store_options.port = static_cast<uint16_t>(options.master_port);
         store_options.isServer = options.rank == 0;
-        store_options.numWorkers = options.world_size;
-        store_options.waitWorkers = true;
+        store_options.waitWorkers = false;
         store_options.timeout =
             std::chrono::milliseconds(options.timeout_seconds * 1000LL);
         return c10::intrusive_ptr<c10d::Store>(

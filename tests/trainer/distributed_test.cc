@@ -202,6 +202,21 @@ TEST(DistributedGlooTest, StuckWorkerFailsCollectiveAtTimeout) {
   EXPECT_LT(seconds, kShortTimeoutSeconds + 2.0);
 }
 
+TEST(DistributedGlooTest, MissingPeerFailsRendezvousWithinTimeout) {
+  DistributedOptions options;
+  options.world_size = 2;
+  options.master_port = FreeLoopbackPort();
+  options.timeout_seconds = 2;
+  const auto begin = std::chrono::steady_clock::now();
+
+  auto distributed = Distributed::Create(options, "cpu");
+
+  EXPECT_EQ(distributed.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(distributed.status().message()),
+              HasSubstr("rank 0 of 2 could not connect to its peers"));
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, std::chrono::seconds(5));
+}
+
 TEST(LauncherTest, ParsesLeadingFlagsOnly) {
   const char* argv[] = {"rat-train",     "--nproc-per-node=3",
                         "--master-port", "29600",
