@@ -7,6 +7,8 @@
 
 #include <cmath>
 #include <limits>
+#include <thread>
+#include <vector>
 
 #include "tests/scores/test_models.h"
 
@@ -199,6 +201,49 @@ TEST_F(ScoreEngineTest, WorksInsideInferenceMode) {
     EXPECT_TRUE(inside->scores.at(kind).equal(outside->scores.at(kind)))
         << ScoreName(kind);
   }
+}
+
+TEST_F(ScoreEngineTest, ConcurrentCallsMatchSerialCall) {
+  const torch::Tensor images = RandomImages(8, 15);
+  const ScoreRequest request = RequestAll(GradientParams());
+  const absl::StatusOr<ScoreResult> serial =
+      ScoreEngine::Score(model_, images, request);
+  ASSERT_TRUE(serial.ok()) << serial.status();
+
+  // Two threads score the same evaluation-mode module three times each.
+  constexpr int kThreads = 2;
+  constexpr int kCallsPerThread = 3;
+  std::vector<absl::StatusOr<ScoreResult>> results(kThreads * kCallsPerThread,
+                                                   absl::UnknownError(""));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int call = 0; call < kCallsPerThread; ++call) {
+        results[t * kCallsPerThread + call] =
+            ScoreEngine::Score(model_, images, request);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+
+  for (const absl::StatusOr<ScoreResult>& result : results) {
+    ASSERT_TRUE(result.ok()) << result.status();
+    for (ScoreKind kind : AllScoreKinds()) {
+      ExpectRelativelyNear(result->scores.at(kind), serial->scores.at(kind),
+                           1e-6, std::string(ScoreName(kind)));
+    }
+  }
+  EXPECT_FALSE(model_.is_training());
+}
+
+TEST_F(ScoreEngineTest, DuplicateKindsScoreOnce) {
+  ScoreRequest request;
+  request.scores = {ScoreKind::kMsr, ScoreKind::kMsr, ScoreKind::kRrFast};
+  const absl::StatusOr<ScoreResult> result =
+      ScoreEngine::Score(model_, RandomImages(2, 16), request);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->scores.size(), 2u);
+  EXPECT_FALSE(result->rr_bs_forwards.defined());
 }
 
 TEST_F(ScoreEngineTest, RrBsEarlyStopMatchesFixedIterations) {
