@@ -35,6 +35,10 @@ struct RrBsResult {
 // budget flipped). The FGSM attack is x_e = clamp(x - e * confidence_sign,
 // 0, 1), because sign(grad CE(f / T, y_hat)) = -confidence_sign. Finished
 // images leave the batch, so each forward runs on the unfinished images only.
+// NOTE: an image that never flips gets initial_epsilon * 2^max_iterations
+// (16.8 with the defaults), above any L-infinity distance inside [0, 1]. That
+// is the search's own result, and it ranks such images above every image
+// that flips.
 RrBsResult ComputeRrBs(torch::jit::Module& model, const torch::Tensor& images,
                        const torch::Tensor& predictions,
                        const torch::Tensor& confidence_sign,
