@@ -1,0 +1,310 @@
+#!/usr/bin/env python3
+"""Writes docs/benchmarks.md from the Google Benchmark JSON files of bench/run.
+
+Each figure is the median over the repetitions of one benchmark (the
+"iteration" entries of the JSON file, not Google Benchmark's aggregates, so a
+single repetition works too). The tuning notes in bench/report/notes.md are
+appended unchanged, so a new run keeps the before/after record.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+
+NOTES_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "notes.md")
+TIME_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+def load_runs(path):
+    """Returns {run_name: [iteration entry, ...]} from one JSON file, or {}."""
+    if not os.path.exists(path):
+        return {}
+    with open(path, encoding="utf-8") as handle:
+        data = json.load(handle)
+    runs = {}
+    for entry in data.get("benchmarks", []):
+        if entry.get("run_type") != "iteration" or entry.get("error_occurred"):
+            continue
+        runs.setdefault(entry["run_name"], []).append(entry)
+    return runs
+
+
+def find_run(runs, prefix):
+    """Returns the entries of the first run whose name starts with prefix."""
+    for name, entries in runs.items():
+        if name.startswith(prefix):
+            return entries
+    return None
+
+
+def median_of(entries, field):
+    """Returns the median of a counter, or of real_time/cpu_time in seconds."""
+    if not entries:
+        return None
+    values = []
+    for entry in entries:
+        if field not in entry:
+            return None
+        value = entry[field]
+        if field in ("real_time", "cpu_time"):
+            value *= TIME_UNIT_SECONDS[entry["time_unit"]]
+        values.append(value)
+    return statistics.median(values)
+
+
+def fmt(value, digits=3):
+    if value is None:
+        return "not measured"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.{digits}g}"
+
+
+class Table:
+    """Rows of figure, value, limit, ratio to the limit and verdict."""
+
+    def __init__(self):
+        self.rows = []
+
+    def add(self, figure, value, limit=None, at_least=False, unit="", note=""):
+        limit_text, ratio, verdict = "", "", ""
+        if limit is not None:
+            limit_text = ("≥ " if at_least else "≤ ") + fmt(limit)
+            verdict = "not measured"
+        if limit is not None and value is not None:
+            ratio = f"{value / limit:.2f}"
+            passed = value >= limit if at_least else value <= limit
+            verdict = "PASS" if passed else "FAIL"
+        value_text = fmt(value)
+        if unit and value is not None:
+            value_text += f" {unit}"
+        self.rows.append((figure, value_text, limit_text, ratio, verdict, note))
+
+    def markdown(self):
+        lines = ["| Figure | Median | Limit | Ratio to limit | Verdict | Note |",
+                 "|---|---|---|---|---|---|"]
+        for row in self.rows:
+            lines.append("| " + " | ".join(row) + " |")
+        return "\n".join(lines)
+
+
+# Score sets of bench/scores/score_bench.cc, in report order.
+SCORE_SETS = [
+    ("msr", "MSR"),
+    ("odin_eps", "ODIN (eps > 0)"),
+    ("rr_fast", "RR-Fast"),
+    ("msr+odin_eps+rr_fast", "MSR + ODIN + RR-Fast"),
+    ("msr+odin_eps+rr_fast_same_t", "MSR + ODIN + RR-Fast, shared T"),
+    ("rr_bs", "RR-BS (stops at rel. tol. 1e-3)"),
+    ("rr_bs_fixed24", "RR-BS, fixed 24 iterations"),
+]
+MODELS = [("small_cnn", "small CNN"), ("resnet20", "ResNet-20")]
+BATCHES = [1, 32, 128]
+
+
+def score_units(runs, model, score_set, batch):
+    """Returns (judged units, wall units, thread-CPU units) of one case."""
+    entries = find_run(runs, f"{model}/{score_set}/{batch}/")
+    wall = median_of(entries, "forward_units")
+    cpu = median_of(entries, "cpu_forward_units")
+    return (cpu if cpu is not None else wall), wall, cpu
+
+
+def scores_section(runs, table):
+    lines = ["### Score cost in forward passes", "",
+             "Cost of each score in units of one plain inference-mode forward "
+             "of the same model and batch (one LibTorch thread). Each cell is "
+             "the thread-CPU ratio, with the wall-clock ratio in brackets.", ""]
+    for model, model_name in MODELS:
+        lines += [f"**{model_name}**", "",
+                  "| Score | " + " | ".join(f"batch {b}" for b in BATCHES) + " |",
+                  "|---" * (len(BATCHES) + 1) + "|"]
+        for score_set, score_name in SCORE_SETS:
+            cells = []
+            for batch in BATCHES:
+                _, wall, cpu = score_units(runs, model, score_set, batch)
+                cells.append(f"{fmt(cpu)} ({fmt(wall)})" if cpu is not None
+                             else fmt(wall))
+            lines.append(f"| {score_name} | " + " | ".join(cells) + " |")
+        lines.append("")
+
+        for score_set, batch, limit in (("rr_fast", 128, 2.0),
+                                        ("msr+odin_eps+rr_fast", 128, 2.6),
+                                        ("rr_fast", 1, 3.0)):
+            units, _, _ = score_units(runs, model, score_set, batch)
+            name = dict(SCORE_SETS)[score_set]
+            table.add(f"{model_name}: {name} at batch {batch}, forward units",
+                      units, limit)
+
+        for batch in BATCHES:
+            search = find_run(runs, f"{model}/rr_bs/{batch}/")
+            fixed = find_run(runs, f"{model}/rr_bs_fixed24/{batch}/")
+            forwards = median_of(search, "forwards_per_image")
+            search_time, fixed_time = (median_of(search, "cpu_forward_units"),
+                                       median_of(fixed, "cpu_forward_units"))
+            if search_time is None or fixed_time is None:
+                search_time = median_of(search, "real_time")
+                fixed_time = median_of(fixed, "real_time")
+            ratio = (search_time / fixed_time
+                     if search_time and fixed_time else None)
+            table.add(f"{model_name}: RR-BS at batch {batch}, bisection "
+                      "forwards per image", forwards, unit="")
+            table.add(f"{model_name}: RR-BS at batch {batch}, time / fixed "
+                      "24-iteration search", ratio)
+    return lines
+
+
+def metrics_section(runs, table):
+    entries = find_run(runs, "BM_AllMetricsAndThresholds")
+    table.add("Metrics and thresholds on 10^6 samples, CPU seconds",
+              median_of(entries, "cpu_time"), 0.5, unit="s",
+              note="single-threaded; wall "
+                   f"{fmt(median_of(entries, 'real_time'))} s under the load")
+    lines = ["### Metrics on 10^6 samples", "",
+             "| Benchmark | CPU time (ms) | Wall time (ms) |", "|---|---|---|"]
+    for name, entries in runs.items():
+        cpu, wall = median_of(entries, "cpu_time"), median_of(entries, "real_time")
+        lines.append(f"| {name} | {fmt(cpu * 1e3)} | {fmt(wall * 1e3)} |")
+    return lines + [""]
+
+
+def best_run(runs, prefix, suffix):
+    """Returns (name, images/s) of the fastest run matching prefix and suffix."""
+    best = None
+    for name, entries in runs.items():
+        if not (name.startswith(prefix) and suffix in name):
+            continue
+        value = median_of(entries, "images_per_s")
+        if value is not None and (best is None or value > best[1]):
+            best = (name, value)
+    return best
+
+
+def server_section(runs, table):
+    lines = ["### Served over gRPC against in-process scoring", "",
+             "Small CNN, MSR + ODIN + RR-Fast, uint8 28 x 28 images. gRPC rows "
+             "run rat-server as a child process on 127.0.0.1.", "",
+             "| Run | images/s | p50 (ms) | p99 (ms) | idle RSS (MiB) | "
+             "loaded RSS (MiB) |", "|---|---|---|---|---|---|"]
+    for name, entries in runs.items():
+        lines.append("| " + " | ".join(
+            [name] + [fmt(median_of(entries, field)) for field in
+                      ("images_per_s", "p50_ms", "p99_ms", "idle_rss_mib",
+                       "loaded_rss_mib")]) + " |")
+    lines.append("")
+
+    # Best served rate against the best in-process rate at the same number of
+    # intra-op threads: the server batches concurrent requests itself, so
+    # comparing equal request sizes would favour it.
+    for threads in (1, 2):
+        best_grpc = best_run(runs, "BM_Grpc/", f"intra_op:{threads}")
+        best_local = best_run(runs, "BM_InProcess/", f"intra_op:{threads}")
+        if best_grpc is None or best_local is None:
+            continue
+        table.add(f"Served / in-process images/s, {threads} intra-op "
+                  f"thread(s)", best_grpc[1] / best_local[1], 0.85,
+                  at_least=True,
+                  note=f"best served {best_grpc[0]}: {fmt(best_grpc[1])}/s; "
+                       f"best in-process {best_local[0]}: {fmt(best_local[1])}/s")
+
+    for label, prefix in (("batch 1, one client", "BM_Grpc/batch:1/clients:1/intra_op:1"),
+                          ("saturation (batch 1, 16 clients)",
+                           "BM_Grpc/batch:1/clients:16/intra_op:1")):
+        entries = find_run(runs, prefix)
+        table.add(f"gRPC p50 latency at {label}", median_of(entries, "p50_ms"), unit="ms")
+        table.add(f"gRPC p99 latency at {label}", median_of(entries, "p99_ms"), unit="ms")
+
+    idle = [median_of(e, "idle_rss_mib") for n, e in runs.items() if n.startswith("BM_Grpc")]
+    loaded = [median_of(e, "loaded_rss_mib") for n, e in runs.items() if n.startswith("BM_Grpc")]
+    idle = [v for v in idle if v is not None]
+    loaded = [v for v in loaded if v is not None]
+    table.add("rat-server RSS idle", max(idle) if idle else None, unit="MiB")
+    table.add("rat-server RSS under load, max over runs",
+              max(loaded) if loaded else None, unit="MiB")
+    return lines
+
+
+def trainer_section(runs, table):
+    lines = ["### Training step, small CNN, batch 128, one intra-op thread", "",
+             "| Step | Wall ms | CPU ms | images/s (wall) | images per CPU second "
+             "| peak RSS (MB) |", "|---|---|---|---|---|---|"]
+    steps = {}
+    for name, entries in runs.items():
+        wall, cpu = median_of(entries, "real_time"), median_of(entries, "cpu_time")
+        batch = int(name.split("/")[1])
+        steps[name.split("/")[0]] = (wall, cpu, batch)
+        lines.append(f"| {name} | {fmt(wall * 1e3)} | {fmt(cpu * 1e3)} | "
+                     f"{fmt(batch / wall)} | {fmt(batch / cpu)} | "
+                     f"{fmt(median_of(entries, 'peak_rss_MB'))} |")
+    lines.append("")
+
+    plain, rat = steps.get("BM_StandardStep"), steps.get("BM_RatStep")
+    measured = plain is not None and rat is not None
+    table.add("RAT step / plain step, CPU time", rat[1] / plain[1] if measured else None,
+              1.6, note="wall ratio " + (fmt(rat[0] / plain[0]) if measured else "not measured"))
+    table.add("RAT training images per CPU second", rat[2] / rat[1] if rat else None,
+              unit="images/s",
+              note="wall " + (fmt(rat[2] / rat[0]) if rat else "not measured") + " under the load")
+    peaks = [median_of(e, "peak_rss_MB") for e in runs.values()]
+    peaks = [p for p in peaks if p is not None]
+    table.add("Trainer peak RSS (step benchmark process)",
+              max(peaks) if peaks else None, unit="MB")
+    table.add("Full Fashion-MNIST RAT run (bench/trainer/fmnist_full_run.sh)", None,
+              note="measured by the demo run, not by bench/run")
+    return lines
+
+SECTIONS = [("scores", scores_section), ("server", server_section),
+            ("trainer", trainer_section), ("metrics", metrics_section)]
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__)
+    for name in ("results-dir", "out", "cpu-model", "cpus", "memory-gib",
+                 "started", "commit", "command", "load-before", "load-after",
+                 "repetitions", "quick"):
+        parser.add_argument(f"--{name}", required=True)
+    return parser.parse_args()
+
+
+def header(args):
+    mode = ("quick smoke test (small sizes, not a measurement)"
+            if args.quick == "1" else "full")
+    return [
+        "# Benchmarks", "",
+        "Generated by `bench/run`; rerun it to refresh this page. Each figure "
+        f"is the median of {args.repetitions} run(s) of its benchmark.", "",
+        "| | |", "|---|---|",
+        f"| Machine | {args.cpu_model}, {args.cpus} CPUs, {args.memory_gib} GiB memory |",
+        f"| Date | {args.started} |",
+        f"| Commit | {args.commit} |",
+        f"| Command | `{args.command}` |",
+        f"| Mode | {mode} |",
+        f"| Load average before the run (1, 5, 15 min) | {args.load_before} |",
+        f"| Load average after the run | {args.load_after} |", "",
+    ]
+
+
+def main():
+    args = parse_args()
+    table = Table()
+    details = []
+    for area, section in SECTIONS:
+        runs = load_runs(os.path.join(args.results_dir, f"{area}.json"))
+        if runs:
+            details += section(runs, table) + [""]
+
+    lines = header(args)
+    lines += ["## Figures against their limits", "", table.markdown(), "",
+              "## Details", ""] + details
+    if os.path.exists(NOTES_PATH):
+        with open(NOTES_PATH, encoding="utf-8") as handle:
+            lines += [handle.read().rstrip(), ""]
+    with open(args.out, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines).rstrip() + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
