@@ -218,6 +218,7 @@ absl::StatusOr<BenchResult> RunBenchmark(const BenchOptions& options,
   protocol.validation_fraction = options.validation_fraction;
   protocol.seed = options.seed;
   protocol.tune_rr_bs = options.tune_rr_bs;
+  protocol.staged_odin_search = options.odin_search == "staged";
   protocol.run = run;
   std::string stage;
   protocol.on_progress = [&](const std::string& name, int64_t done,
@@ -335,6 +336,14 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
       "--tune-rr-bs", options->tune_rr_bs,
       "Paper protocol: tune the RR-BS temperature too (one bisection "
       "pass per temperature); otherwise RR-BS uses T=1");
+  bench
+      ->add_option(
+          "--odin-search", options->odin_search,
+          "Paper protocol: full tries every (T, eps) pair of the grids "
+          "(180 passes); staged tunes T at eps=0, then eps at that T "
+          "(27 passes, may miss the best pair)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"full", "staged"}));
   bench->add_option("--json", options->json_path,
                     "Write the report as JSON to this file");
   bench->add_option("--csv", options->csv_path,

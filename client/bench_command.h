@@ -30,6 +30,8 @@ struct BenchOptions {
   double validation_fraction = 0.2;
   uint64_t seed = 0;
   bool tune_rr_bs = false;
+  // "full" (every T x eps pair) or "staged" (T first, then eps).
+  std::string odin_search = "full";
   // Output files; empty means not written.
   std::string json_path;
   std::string csv_path;

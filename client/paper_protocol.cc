@@ -55,7 +55,12 @@ bool IsTemperatureOnly(ScoreType type) {
 std::vector<Candidate> CandidatesFor(ScoreType type,
                                      const ProtocolOptions& options) {
   std::vector<Candidate> candidates;
-  if (type == rat::v1::SCORE_TYPE_ODIN) {
+  if (type == rat::v1::SCORE_TYPE_ODIN && options.staged_odin_search) {
+    // First stage only: T at eps = 0; the eps stage follows per repeat.
+    for (double t : options.temperatures) {
+      candidates.push_back({{t, 0.0}, absl::StrFormat("T=%g eps=0", t)});
+    }
+  } else if (type == rat::v1::SCORE_TYPE_ODIN) {
     for (double t : options.temperatures) {
       for (double eps : options.odin_epsilons) {
         candidates.push_back(
@@ -334,6 +339,26 @@ absl::Status EvaluateRepeat(const PassCache& cache, const ImageSet& images,
   return absl::OkStatus();
 }
 
+// Second stage of the staged ODIN search: every eps at the temperature the
+// first stage chose, on one repeat's validation part.
+absl::StatusOr<Choice> TuneOdinEpsilon(PassCache& cache, double temperature,
+                                       const ImageSet& images,
+                                       const std::vector<int64_t>& validation,
+                                       const ProtocolOptions& options) {
+  std::vector<Candidate> candidates;
+  std::map<PassKey, std::vector<int64_t>> needed;
+  for (double eps : options.odin_epsilons) {
+    const PassKey pass{temperature, eps};
+    candidates.push_back(
+        {pass, absl::StrFormat("T=%g eps=%g", temperature, eps)});
+    cache.AddScore(pass, rat::v1::SCORE_TYPE_ODIN);
+    needed[pass] = validation;
+  }
+  RAT_RETURN_IF_ERROR(ComputeStage(cache, "tuning eps", needed, options));
+  return TuneScore(cache, rat::v1::SCORE_TYPE_ODIN, candidates, images,
+                   validation);
+}
+
 }  // namespace
 
 const std::vector<double>& PaperTemperatureGrid() {
@@ -419,6 +444,11 @@ absl::StatusOr<ProtocolResult> RunPaperProtocol(
       RAT_ASSIGN_OR_RETURN(Choice choice,
                            TuneScore(cache, types[s], candidates[s], images,
                                      splits[r].validation));
+      if (types[s] == rat::v1::SCORE_TYPE_ODIN && options.staged_odin_search) {
+        RAT_ASSIGN_OR_RETURN(choice,
+                             TuneOdinEpsilon(cache, choice.pass.first, images,
+                                             splits[r].validation, options));
+      }
       test_needed[choice.pass].insert(splits[r].test.begin(),
                                       splits[r].test.end());
       choices[r].push_back(std::move(choice));

@@ -43,6 +43,9 @@ struct ProtocolOptions {
   // Tune rr_bs_temperature over the temperature grid too; otherwise RR-BS
   // uses T = 1, because every grid point costs a bisection pass.
   bool tune_rr_bs = false;
+  // ODIN: search T at eps = 0 first, then eps at the chosen T (15 + 12
+  // passes instead of 15 x 12), which may miss the grid's best pair.
+  bool staged_odin_search = false;
   std::vector<double> temperatures = PaperTemperatureGrid();
   std::vector<double> odin_epsilons = PaperOdinEpsilonGrid();
   // Model, scores, batching and concurrency of every pass; its
