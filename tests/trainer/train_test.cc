@@ -1,0 +1,185 @@
+#include <torch/optim/sgd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/trainer/test_models.h"
+#include "trainer/checkpoint.h"
+#include "trainer/rat_step.h"
+#include "trainer/trainer.h"
+
+namespace rat {
+namespace {
+
+using ::rat::testing::MakeLinearModel;
+
+TEST(TrainLoopTest, LossFallsOnSyntheticProblem) {
+  // Two classes: dark images (label 0) and bright images (label 1).
+  at::Generator generator = at::detail::createCPUGenerator(3);
+  at::Tensor labels = at::randint(0, 2, {64}, generator, at::kLong);
+  at::Tensor images = (labels.to(at::kFloat).view({64, 1, 1, 1}) * 0.5 + 0.25 +
+                       at::randn({64, 1, 2, 2}, generator) * 0.05)
+                          .clamp(0, 1);
+  torch::jit::Module model = MakeLinearModel(4, 2, 4);
+  std::vector<at::Tensor> parameters = TrainableParameters(model);
+  torch::optim::SGD optimizer(parameters,
+                              torch::optim::SGDOptions(0.5).momentum(0.9));
+  RatStepOptions options;
+  options.epsilon = 0.01;
+
+  double first_loss = 0;
+  double last_loss = 0;
+  for (int step = 0; step < 40; ++step) {
+    optimizer.zero_grad();
+    absl::StatusOr<StepStats> stats =
+        RunRatStep(model, parameters, images, labels, options, std::nullopt);
+    ASSERT_TRUE(stats.ok()) << stats.status();
+    if (step == 0) first_loss = stats->clean_loss;
+    last_loss = stats->clean_loss;
+    optimizer.step();
+  }
+  EXPECT_LT(last_loss, first_loss * 0.5);
+}
+
+class TrainerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    folder_ = std::filesystem::temp_directory_path() /
+              ("rat_train_test_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(folder_);
+  }
+  void TearDown() override { std::filesystem::remove_all(folder_); }
+
+  // A small Fashion-MNIST run: 320 images, 64 of them held out, 8 batches of
+  // 32 per epoch, one thread so results are bitwise reproducible.
+  TrainOptions SmallRun(const std::string& name) const {
+    TrainOptions options;
+    options.dataset = "fashion-mnist";
+    options.train_limit = 320;
+    options.holdout_fraction = 0.2;
+    options.batch_size = 32;
+    options.epochs = 2;
+    options.learning_rate = 0.05;
+    options.warmup_epochs = 0.5;
+    options.mixup_alpha = 1.0;
+    options.mixup_off_last_epochs = 1;
+    options.threads = 1;
+    options.seed = 5;
+    options.progress = "log";
+    options.calibrate = false;
+    options.output_dir = (folder_ / name).string();
+    return options;
+  }
+
+  std::filesystem::path folder_;
+};
+
+double MaxParameterDifference(torch::jit::Module& a, torch::jit::Module& b) {
+  double difference = 0;
+  auto second = b.named_parameters().begin();
+  for (const auto& first : a.named_parameters()) {
+    EXPECT_EQ(first.name, (*second).name);
+    difference = std::max(
+        difference, (first.value - (*second).value).abs().max().item<double>());
+    ++second;
+  }
+  return difference;
+}
+
+TEST_F(TrainerTest, ResumedRunMatchesUninterruptedRun) {
+  absl::StatusOr<std::unique_ptr<Trainer>> full =
+      Trainer::Create(SmallRun("full"));
+  ASSERT_TRUE(full.ok()) << full.status();
+  ASSERT_TRUE((*full)->Train().ok());
+  ASSERT_TRUE((*full)->finished());
+
+  // Stop in the middle of the first epoch, as a killed run would.
+  TrainOptions interrupted_options = SmallRun("interrupted");
+  interrupted_options.max_steps = 5;
+  absl::StatusOr<std::unique_ptr<Trainer>> interrupted =
+      Trainer::Create(interrupted_options);
+  ASSERT_TRUE(interrupted.ok()) << interrupted.status();
+  ASSERT_TRUE((*interrupted)->Train().ok());
+  EXPECT_FALSE((*interrupted)->finished());
+  EXPECT_EQ((*interrupted)->progress().step, 5);
+  const std::string checkpoint_path = (*interrupted)->CheckpointPath();
+  interrupted->reset();
+
+  absl::StatusOr<CheckpointContents> checkpoint =
+      ReadCheckpoint(checkpoint_path);
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+  EXPECT_EQ(checkpoint->progress.batch_in_epoch, 5);
+  TrainOptions command_line = SmallRun("interrupted");
+  const TrainOptions merged =
+      MergeResumeOptions(checkpoint->options, command_line, false);
+  EXPECT_EQ(merged.max_steps, 0);
+  absl::StatusOr<std::unique_ptr<Trainer>> resumed =
+      Trainer::Create(merged, &*checkpoint);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  ASSERT_TRUE((*resumed)->Train().ok());
+  ASSERT_TRUE((*resumed)->finished());
+  EXPECT_EQ((*resumed)->progress().step, (*full)->progress().step);
+
+  EXPECT_LE(MaxParameterDifference((*full)->model(), (*resumed)->model()),
+            1e-5);
+}
+
+TEST_F(TrainerTest, WritesOneMetricsLinePerEpoch) {
+  TrainOptions options = SmallRun("metrics");
+  options.method = "standard";
+  options.metrics_file = (folder_ / "metrics.jsonl").string();
+  std::filesystem::create_directories(folder_);
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(options);
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  ASSERT_TRUE((*trainer)->Train().ok());
+
+  std::ifstream file(options.metrics_file);
+  std::string line;
+  int lines = 0;
+  while (std::getline(file, line)) {
+    nlohmann::json record = nlohmann::json::parse(line);
+    ++lines;
+    EXPECT_EQ(record["epoch"], lines);
+    EXPECT_EQ(record["step"], 8 * lines);
+    EXPECT_GE(record["validation_accuracy"].get<double>(), 0.0);
+    EXPECT_LE(record["validation_accuracy"].get<double>(), 1.0);
+    EXPECT_EQ(record["adv_loss"].get<double>(), 0.0);
+  }
+  EXPECT_EQ(lines, 2);
+  EXPECT_TRUE(std::filesystem::exists((*trainer)->CheckpointPath()));
+}
+
+TEST_F(TrainerTest, RejectsOutOfRangeOption) {
+  TrainOptions options = SmallRun("bad");
+  options.batch_size = 0;
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(options);
+  EXPECT_EQ(trainer.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(trainer.status().message(),
+            "--batch-size 0 is out of range; expected [1, 1048576]");
+}
+
+TEST_F(TrainerTest, RejectsUnknownMethod) {
+  TrainOptions options = SmallRun("bad");
+  options.method = "pgd";
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(options);
+  EXPECT_EQ(trainer.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(trainer.status().message(),
+            "--method \"pgd\" is invalid; expected one of rat, fgsm-at, "
+            "standard");
+}
+
+TEST_F(TrainerTest, RejectsBatchLargerThanData) {
+  TrainOptions options = SmallRun("bad");
+  options.batch_size = 1000;
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(options);
+  EXPECT_EQ(trainer.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(trainer.status().message(),
+            "--batch-size 1000 times 1 processes is larger than the 256 "
+            "training images; lower --batch-size");
+}
+
+}  // namespace
+}  // namespace rat
