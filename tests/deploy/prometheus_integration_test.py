@@ -65,22 +65,25 @@ class PrometheusIntegrationTest(unittest.TestCase):
         self.processes = []
         work = self.dir.name
         self.bundle = os.path.join(work, "brightness.pt")
-        subprocess.run(["/usr/bin/python3", "-c", MODEL_SCRIPT, self.bundle],
-                       check=True)
+        # TorchScript compiles from source, so the script must be a file.
+        script = self.write("make_bundle.py", MODEL_SCRIPT)
+        subprocess.run(["/usr/bin/python3", script, self.bundle], check=True)
 
     def tearDown(self):
-        for process in self.processes:
+        for process, log in self.processes:
             process.terminate()
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
+            log.close()
         self.dir.cleanup()
 
     def start(self, args, log_name):
         log = open(os.path.join(self.dir.name, log_name), "w")
         process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-        self.processes.append(process)
+        self.processes.append((process, log))
         return process
 
     def write(self, name, text):
@@ -147,7 +150,8 @@ scrape_configs:
             files.append(path)
         result = subprocess.run(
             [RAT_CLIENT, "predict", "--server", self.grpc, "--model",
-             "brightness", "--json"] + files, capture_output=True, text=True)
+             "brightness", "--top-k", "1", "--json"] + files,
+            capture_output=True, text=True)
         self.assertEqual(0, result.returncode, result.stderr)
 
     def test_records_rejection_rate(self):
