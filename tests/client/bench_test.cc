@@ -34,7 +34,7 @@ BenchOptions FakeBenchOptions(const FakeInferenceServer& server) {
 }
 
 // Metrics the core library computes for one score on all images, from the
-// fake service's known answers at `options`.
+// fake service's known outputs at `options`.
 MisdMetrics ExpectedMetrics(const ImageSet& images, rat::v1::ScoreType type,
                             const std::vector<int64_t>& indices,
                             const rat::v1::ScoreOptions& options) {

@@ -1,4 +1,4 @@
-// An in-process rat.v1.Inference service with known answers, on a free
+// An in-process rat.v1.Inference service with known outputs, on a free
 // loopback port, for testing the client without a model.
 //
 // Every image is uint8 1 x 4 x 4. Pixel 0 modulo 3 is the predicted label,
