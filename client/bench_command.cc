@@ -271,7 +271,15 @@ int RunBenchCommand(const BenchOptions& options) {
 
   absl::StatusOr<BenchResult> result = RunBenchmark(options, *images);
   if (!result.ok()) return ReportError(result.status());
-  std::cout << FormatTable(result->report) << std::flush;
+  std::cout << FormatTable(result->report);
+  if (options.protocol == "paper") {
+    std::cout << "tuned on validation by lowest AURC:\n";
+    for (const ScoreReport& score : result->report.scores) {
+      std::cout << "  " << score.score << ": " << score.tuned_parameters
+                << "\n";
+    }
+  }
+  std::cout << std::flush;
   const absl::Status written = WriteOutputs(options, result->report);
   if (!written.ok()) return ReportError(written);
 
