@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 
 namespace rat {
@@ -38,9 +39,9 @@ absl::Status CheckRange(const std::string& option, double value, double low,
   if (std::isfinite(value) && value >= low && value <= high) {
     return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(absl::StrCat("--", option, " ", value,
-                                                 " is out of range; expected [",
-                                                 low, ", ", high, "]"));
+  return absl::InvalidArgumentError(
+      absl::StrFormat("--%s %.10g is out of range; expected [%.10g, %.10g]",
+                      option, value, low, high));
 }
 
 void AddDataOptions(CLI::App& app, TrainOptions& o) {

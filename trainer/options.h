@@ -66,7 +66,9 @@ struct TrainOptions {
 
   // Export and calibration.
   bool calibrate = true;
-  int64_t calibration_limit = 0;  // hold-out images used (0 = all)
+  // Hold-out images used for calibration (0 = all). Every grid point costs
+  // about three passes over them, so the default keeps export to minutes.
+  int64_t calibration_limit = 1000;
   double reject_coverage = 0.95;  // of the hold-out, for the reject policy
   int64_t eval_batch_size = 512;
 };

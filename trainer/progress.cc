@@ -58,8 +58,7 @@ std::string ProgressReporter::Line(int64_t batch, const EpochMeter& meter,
   const double seconds = SecondsBetween(start_, Clock::now());
   const double images_per_second = seconds > 0 ? meter.images / seconds : 0;
   const int64_t done = batch - first_batch_;
-  const double eta =
-      done > 0 ? seconds / done * (batches_ - batch) : 0;
+  const double eta = done > 0 ? seconds / done * (batches_ - batch) : 0;
   return absl::StrFormat(
       "epoch %d/%d %d/%d loss %.4f clean %.4f perturbed %.4f acc %.2f%% "
       "lr %.3g %.0f img/s ETA %s",
@@ -102,7 +101,8 @@ void ProgressReporter::FinishEpoch() {
 
 absl::Status AppendJsonLine(const std::string& path,
                             const nlohmann::json& record) {
-  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  const std::filesystem::path parent =
+      std::filesystem::path(path).parent_path();
   std::error_code error;
   if (!parent.empty()) std::filesystem::create_directories(parent, error);
   std::ofstream file(path, std::ios::app);

@@ -78,6 +78,7 @@ TEST(ExportTest, BundleLoadsWithCalibratedCard) {
   options.progress = "log";
   options.output_dir = folder.string();
   options.model_name = "fmnist-test";
+  options.calibration_limit = 16;
   absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(options);
   ASSERT_TRUE(trainer.ok()) << trainer.status();
   ASSERT_TRUE((*trainer)->Train().ok());
@@ -111,7 +112,7 @@ TEST(ExportTest, BundleLoadsWithCalibratedCard) {
       InGrid(TemperatureGrid(), card.calibration().rr_fast_temperature()));
   EXPECT_TRUE(InGrid(TemperatureGrid(), card.calibration().odin_temperature()));
   EXPECT_EQ(card.calibration().tuned_on(),
-            "fashion-mnist train hold-out (64 images)");
+            "fashion-mnist train hold-out (16 images)");
   EXPECT_EQ(card.calibration().reject().score(), "rr_fast");
   EXPECT_DOUBLE_EQ(card.calibration().reject().target(), 0.95);
 
