@@ -48,9 +48,9 @@ struct StepStats {
   int64_t images = 0;
 };
 
-// Moves `images` by `step` * sign(`input_grad`) per image: up the loss for
-// images whose `correct` flag is set (and for all images under kFgsmAt),
-// down the loss for the others under kRat; then clamps to [0, 1]. Returns a
+// Moves `images` by `step` * sign(`input_grad`) per image and clamps to
+// [0, 1]. Under kRat, images whose `correct` flag is set move up the loss and
+// the others move down. Under kFgsmAt every image moves up. Returns a
 // tensor without autograd history. kStandard returns `images` unchanged.
 at::Tensor PerturbImages(const at::Tensor& images, const at::Tensor& input_grad,
                          const at::Tensor& correct, TrainMethod method,
@@ -78,9 +78,9 @@ at::Tensor MixedCrossEntropy(const at::Tensor& logits, const at::Tensor& labels,
                              const std::optional<MixupParams>& mixup);
 
 // Runs one step on `images` (float32 B x C x H x W in [0, 1]) and `labels`
-// (int64 B) with `model` in training mode, and accumulates the parameter
-// gradients of lambda_clean * L_clean + lambda_adv * L_adv into the .grad of
-// `parameters` (the caller zeroes them and steps the optimizer).
+// (int64 B) with `model` in training mode. The parameter gradients of
+// lambda_clean * L_clean + lambda_adv * L_adv accumulate into the .grad of
+// `parameters`, so the caller zeroes them first and steps the optimizer after.
 //
 // The clean backward produces the parameter gradients and the input gradient
 // together, then one forward and one backward of L_adv follow: two forwards

@@ -63,7 +63,7 @@ MixupParams SampleMixup(double alpha, int64_t batch_size, uint64_t seed,
 
   MixupParams mixup;
   // Both draws can underflow to 0 for tiny alpha; Beta then puts its mass at
-  // 0 and 1 equally, so either endpoint is a fair answer.
+  // 0 and 1 equally, so either endpoint is a valid draw.
   mixup.lambda = g1 + g2 > 0 ? g1 / (g1 + g2) : 1.0;
   mixup.permutation =
       at::randperm(batch_size, generator, at::TensorOptions(at::kLong));

@@ -7,7 +7,7 @@ build_dir=${1:?usage: $0 BUILD_DIR [OUTPUT_DIR]}
 output_dir=${2:-/tmp/rat-fmnist-run}
 start=$(date +%s)
 "${build_dir}/trainer/rat-train" --dataset fashion-mnist --arch small_cnn \
-  --method rat --eps 1e-3 --epochs 8 --batch-size 128 --lr 0.05 \
+  --method rat --eps 1e-3 --epochs 8 --batch-size 128 --lr 0.05 --threads 2 \
   --warmup-epochs 1 --weight-decay 5e-4 --seed 0 --progress log \
   --output-dir "${output_dir}" --metrics-file "${output_dir}/metrics.jsonl"
 end=$(date +%s)

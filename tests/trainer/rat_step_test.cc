@@ -13,7 +13,8 @@ namespace {
 using ::rat::testing::MakeLinearModel;
 using ::rat::testing::MakeMlpModel;
 
-// Images of 1x2x2 pixels in [0.3, 0.7] so a step of 0.05 is never clamped.
+// Images of 1x2x2 pixels in [0.3, 0.7], far enough from 0 and 1 that the
+// small steps of these tests are never clamped.
 at::Tensor MidImages(int64_t count, uint64_t seed) {
   at::Generator generator = at::detail::createCPUGenerator(seed);
   return at::rand({count, 1, 2, 2}, generator) * 0.4 + 0.3;
