@@ -237,6 +237,9 @@ absl::StatusOr<ScoreResult> Batcher::ScoreInChunks(
                           absl::StrCat("model \"", model_.name,
                                        "\": ", chunk.status().message()));
     }
+    metrics_.forward_duration->Observe(chunk->forward_seconds);
+    metrics_.backward_duration->Observe(chunk->backward_seconds);
+    metrics_.extra_duration->Observe(chunk->extra_seconds);
     chunks.push_back(*std::move(chunk));
   }
   if (chunks.size() == 1) return std::move(chunks.front());

@@ -82,9 +82,9 @@ class Batcher {
 
  private:
   void Run();
-  // Waits for the batching window of the oldest item and removes the next
-  // batch from the queue; items that expired or were cancelled go to
-  // `dropped`. Returns false once stopped with nothing left.
+  // Waits for the batching window of the oldest item, then removes the next
+  // batch from the queue. Expired or cancelled items go to `dropped`.
+  // Returns false once stopped with nothing left.
   bool NextBatch(std::vector<WorkItem>& batch, std::vector<WorkItem>& dropped);
   // Images queued with the same score parameters as the oldest request.
   int64_t MatchingImages() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
@@ -104,7 +104,8 @@ class Batcher {
   std::thread worker_;
 };
 
-// True when two requests' score parameters are identical.
+// True when two requests' score parameters are identical. Compares every
+// field of rat::ScoreParams, so a new field must be added here too.
 bool SameScoreParams(const ScoreParams& a, const ScoreParams& b);
 
 }  // namespace rat::server

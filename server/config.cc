@@ -30,6 +30,7 @@ std::string Child(const std::string& path, const std::string& key) {
 
 // Describes a node for "got ..." in error messages.
 std::string Describe(const YAML::Node& node) {
+  if (!node.IsDefined()) return "nothing";
   if (node.IsScalar()) return absl::StrCat("\"", node.Scalar(), "\"");
   if (node.IsSequence()) return "a list";
   if (node.IsMap()) return "a map";
@@ -335,10 +336,11 @@ absl::StatusOr<ServerConfig> ParseConfigYaml(const std::string& yaml_text) {
   YAML::Node root;
   try {
     root = YAML::Load(yaml_text);
+    return ParseRoot(root);
   } catch (const YAML::Exception& e) {
+    // Also covers a document shape the parsers above did not foresee.
     return absl::InvalidArgumentError(absl::StrCat("invalid YAML: ", e.what()));
   }
-  return ParseRoot(root);
 }
 
 absl::StatusOr<ServerConfig> LoadConfigFile(const std::string& path) {

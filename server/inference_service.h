@@ -30,9 +30,9 @@ struct ModelSlot {
 };
 
 // Validates requests on gRPC's threads, queues them on the model's batcher
-// and answers from the batcher's thread. Maps absl status codes to the gRPC
-// codes with the same names. Thread-safe; the slots and metrics must outlive
-// the service.
+// and sends responses from the batcher's thread. Maps absl status codes to the
+// gRPC codes with the same names. Thread-safe; the slots and metrics must
+// outlive the service.
 class InferenceService final : public rat::v1::Inference::CallbackService {
  public:
   InferenceService(std::vector<ModelSlot*> slots, ValidationLimits limits,

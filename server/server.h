@@ -31,7 +31,7 @@ class Server {
 
   ~Server();
 
-  // Binds the gRPC and metrics addresses and starts answering; Predict
+  // Binds the gRPC and metrics addresses and starts serving; Predict
   // returns UNAVAILABLE until a model is loaded. UNAVAILABLE when an address
   // cannot be bound.
   absl::Status Start();
@@ -44,7 +44,7 @@ class Server {
   // cancels the rest and stops the batchers. Idempotent.
   void Shutdown(absl::Duration grace);
 
-  // Ports actually bound, useful when the configuration asks for port 0;
+  // Ports actually bound, useful when the configuration sets port 0;
   // 0 before Start and for a disabled metrics endpoint.
   int port() const { return port_; }
   int metrics_port() const { return metrics_port_; }

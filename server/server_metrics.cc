@@ -42,7 +42,7 @@ ServerMetrics::ServerMetrics()
       compute_duration_(prometheus::BuildHistogram()
                             .Name("rat_compute_duration_seconds")
                             .Help("Time per batch and stage (prepare, score, "
-                                  "respond).")
+                                  "forward, backward, extra, respond).")
                             .Register(*registry_)),
       batch_size_(prometheus::BuildHistogram()
                       .Name("rat_batch_size")
@@ -84,6 +84,12 @@ ModelMetrics ServerMetrics::AddModel(const std::string& model) {
       {{"model", model}, {"stage", "prepare"}}, LatencyBuckets());
   metrics.score_duration = &compute_duration_.Add(
       {{"model", model}, {"stage", "score"}}, LatencyBuckets());
+  metrics.forward_duration = &compute_duration_.Add(
+      {{"model", model}, {"stage", "forward"}}, LatencyBuckets());
+  metrics.backward_duration = &compute_duration_.Add(
+      {{"model", model}, {"stage", "backward"}}, LatencyBuckets());
+  metrics.extra_duration = &compute_duration_.Add(
+      {{"model", model}, {"stage", "extra"}}, LatencyBuckets());
   metrics.respond_duration = &compute_duration_.Add(
       {{"model", model}, {"stage", "respond"}}, LatencyBuckets());
   metrics.predictions = &predictions_.Add({{"model", model}});

@@ -25,9 +25,14 @@ struct ModelMetrics {
   prometheus::Histogram* queue_duration = nullptr;
   prometheus::Histogram* batch_size = nullptr;
   // Stages: "prepare" (conversion into the batch tensor), "score" (the
-  // scoring engine), "respond" (top-k, decisions, response messages).
+  // whole scoring engine call) split into "forward" (clean pass), "backward"
+  // (input gradients) and "extra" (the scores' extra passes), and "respond"
+  // (top-k, decisions and the response message, per request).
   prometheus::Histogram* prepare_duration = nullptr;
   prometheus::Histogram* score_duration = nullptr;
+  prometheus::Histogram* forward_duration = nullptr;
+  prometheus::Histogram* backward_duration = nullptr;
+  prometheus::Histogram* extra_duration = nullptr;
   prometheus::Histogram* respond_duration = nullptr;
   prometheus::Counter* predictions = nullptr;
   std::map<ScoreKind, prometheus::Counter*> rejections;
