@@ -19,8 +19,8 @@
 namespace rat::server::testing {
 
 // A linear classifier on 1 x 4 x 4 images with 3 classes ("cat", "dog",
-// "eel"); `slow_iterations` extra 256 x 256 matrix products per forward make
-// it slow on purpose (about 30 us to 1 ms each, depending on the machine).
+// "eel"). Each of the `slow_iterations` extra 256 x 256 matrix products per
+// forward (33 MFLOP) makes it slower on purpose.
 struct TestModelOptions {
   int64_t channels = 1;
   int64_t height = 4;
@@ -57,7 +57,8 @@ absl::StatusOr<std::string> HttpGet(int port, const std::string& path);
 double MetricValue(const std::string& metrics_text, const std::string& name,
                    const std::string& labels);
 
-// A float32 image of `shape` filled with a deterministic pattern in [0, 1].
+// A float32 channels x height x width image with a deterministic pattern of
+// values in [0, 1]; `seed` varies the pattern.
 rat::v1::Image FloatImage(int64_t channels, int64_t height, int64_t width,
                           int seed);
 
