@@ -67,11 +67,11 @@ void AddDataOptions(CLI::App& app, TrainOptions& o) {
       ->capture_default_str();
   app.add_option("--crop-padding", o.crop_padding,
                  "Random crop after zero padding, in pixels per side (-1 = 4 "
-                 "for 32x32 data, 0 otherwise)")
+                 "for CIFAR, 0 otherwise)")
       ->capture_default_str();
   app.add_option("--flip", o.flip,
-                 "Random horizontal flip: 1 on, 0 off (-1 = on for 32x32 "
-                 "data, off otherwise)")
+                 "Random horizontal flip: 1 on, 0 off (-1 = on for CIFAR, "
+                 "off otherwise)")
       ->capture_default_str();
 }
 
