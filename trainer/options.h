@@ -20,8 +20,8 @@ struct TrainOptions {
   int64_t image_channels = 3;     // ImageFolder only
   double holdout_fraction = 0.1;  // of the training split, for validation
   int64_t train_limit = 0;        // keep at most this many images (0 = all)
-  // Augmentation; -1 picks the data set's default (on for 32x32 CIFAR data,
-  // off for 28x28 data).
+  // Augmentation; -1 picks the data set's default (on for CIFAR-10/100,
+  // off otherwise).
   int64_t crop_padding = -1;  // pixels
   int flip = -1;              // 1 on, 0 off
 
