@@ -1,5 +1,6 @@
 #include "server/prediction.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -135,12 +136,14 @@ absl::StatusOr<ResolvedRequest> ResolveRequest(
       ApplyOptions(request.options(), resolved.score_request.params);
   if (!options.ok()) return options;
 
-  if (request.top_k() < 0 || request.top_k() > model.num_classes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("top_k: expected an integer in [0, ", model.num_classes,
-                     "], got ", request.top_k()));
+  if (request.top_k() < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "top_k: expected a non-negative integer, got ", request.top_k()));
   }
-  resolved.top_k = request.top_k() == 0 ? 1 : request.top_k();
+  // A top_k above the class count returns every class, so a client can ask
+  // for its usual top 3 from a two-class model.
+  resolved.top_k = static_cast<int>(
+      std::clamp<int64_t>(request.top_k(), 1, model.num_classes));
   resolved.return_logits = request.return_logits();
   return resolved;
 }

@@ -29,8 +29,8 @@ rat::v1::ScoreType ScoreKindToProto(ScoreKind kind);
 // Resolves scores (request, else the model's default_scores), parameters
 // (request options over the model's resolved parameters) and top_k.
 // INVALID_ARGUMENT naming the field, e.g. `scores[1]: expected a score type
-// other than SCORE_TYPE_UNSPECIFIED` or `top_k: expected an integer in [0,
-// 10], got 11`.
+// other than SCORE_TYPE_UNSPECIFIED` or `top_k: expected a non-negative
+// integer, got -1`. A top_k above the class count is lowered to it.
 absl::StatusOr<ResolvedRequest> ResolveRequest(
     const rat::v1::PredictRequest& request, const ServedModel& model);
 

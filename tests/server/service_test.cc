@@ -257,6 +257,18 @@ TEST_F(PredictTest, UnknownModelIsNotFound) {
             "model \"resnet\" not found; served models: linear");
 }
 
+TEST_F(PredictTest, TopKAboveClassCountReturnsAllClasses) {
+  rat::v1::PredictRequest request;
+  request.set_model("linear");
+  *request.add_images() = FloatImage(1, 4, 4, 0);
+  request.set_top_k(10);
+  rat::v1::PredictResponse response;
+  grpc::Status status = Predict(request, response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(response.predictions_size(), 1);
+  EXPECT_EQ(response.predictions(0).top_k_size(), 3);
+}
+
 TEST_F(PredictTest, ListAndGetModel) {
   grpc::ClientContext list_context;
   rat::v1::ListModelsResponse list;
@@ -361,9 +373,9 @@ INSTANTIATE_TEST_SUITE_P(
                        },
                        "images[0].encoded: image data (12 bytes) is not a "
                        "decodable PNG or JPEG: unknown image type"},
-        ValidationCase{"TopKTooLarge",
-                       [](rat::v1::PredictRequest& r) { r.set_top_k(4); },
-                       "top_k: expected an integer in [0, 3], got 4"},
+        ValidationCase{"TopKNegative",
+                       [](rat::v1::PredictRequest& r) { r.set_top_k(-2); },
+                       "top_k: expected a non-negative integer, got -2"},
         ValidationCase{"UnspecifiedScore",
                        [](rat::v1::PredictRequest& r) {
                          r.add_scores(rat::v1::SCORE_TYPE_MSR);
