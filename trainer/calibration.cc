@@ -109,6 +109,31 @@ const std::vector<double>& OdinEpsilonGrid() {
   return grid;
 }
 
+namespace {
+
+// Offers ODIN at `temperature` with every eps > 0 of the grid to `best`; each
+// needs its own perturbed forward.
+absl::Status TuneOdinEpsilon(torch::jit::Module& model,
+                             const at::Tensor& images, const at::Tensor& labels,
+                             double temperature,
+                             const CalibrationOptions& options, Best& best) {
+  for (double epsilon : OdinEpsilonGrid()) {
+    if (epsilon == 0) continue;
+    ScoreRequest request;
+    request.scores = {ScoreKind::kOdin};
+    request.params.odin_temperature = temperature;
+    request.params.odin_epsilon = epsilon;
+    RAT_ASSIGN_OR_RETURN(
+        GridScores grid,
+        ScoreAll(model, images, labels, request, options.batch_size));
+    RAT_ASSIGN_OR_RETURN(double aurc, AurcOf(grid, ScoreKind::kOdin));
+    best.Offer(aurc, temperature, epsilon, {});
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<rat::v1::Calibration> CalibrateScores(
     torch::jit::Module& model, const at::Tensor& images,
     const at::Tensor& labels, const CalibrationOptions& options) {
@@ -121,9 +146,11 @@ absl::StatusOr<rat::v1::Calibration> CalibrateScores(
 
   for (double temperature : TemperatureGrid()) {
     // One call per temperature shares its forward pass and input backward
-    // among ODIN (eps = 0), RR-Fast and RR-BS.
+    // among ODIN (eps = 0), RR-Fast and, when tuned, RR-BS.
+    const bool score_rr_bs = options.tune_rr_bs || temperature == 1;
     ScoreRequest request;
-    request.scores = {ScoreKind::kOdin, ScoreKind::kRrFast, ScoreKind::kRrBs};
+    request.scores = {ScoreKind::kOdin, ScoreKind::kRrFast};
+    if (score_rr_bs) request.scores.push_back(ScoreKind::kRrBs);
     request.params.odin_temperature = temperature;
     request.params.odin_epsilon = 0;
     request.params.rr_fast_temperature = temperature;
@@ -140,31 +167,27 @@ absl::StatusOr<rat::v1::Calibration> CalibrateScores(
     odin.Offer(odin_aurc, temperature, 0, {});
     RAT_ASSIGN_OR_RETURN(double fast_aurc, AurcOf(grid, ScoreKind::kRrFast));
     rr_fast.Offer(fast_aurc, temperature, 0, grid.scores[ScoreKind::kRrFast]);
-    RAT_ASSIGN_OR_RETURN(double bs_aurc, AurcOf(grid, ScoreKind::kRrBs));
-    rr_bs.Offer(bs_aurc, temperature, 0, {});
+    if (score_rr_bs) {
+      RAT_ASSIGN_OR_RETURN(double bs_aurc, AurcOf(grid, ScoreKind::kRrBs));
+      rr_bs.Offer(bs_aurc, temperature, 0, {});
+    }
     if (temperature == 1) {
       for (ScoreKind kind : CheapScores()) {
         RAT_ASSIGN_OR_RETURN(double aurc, AurcOf(grid, kind));
         (*calibration.mutable_aurc())[std::string(ScoreName(kind))] = aurc;
       }
     }
-
-    // ODIN with eps > 0 needs its own perturbed forward per grid point.
-    for (double epsilon : OdinEpsilonGrid()) {
-      if (epsilon == 0) continue;
-      ScoreRequest odin_request;
-      odin_request.scores = {ScoreKind::kOdin};
-      odin_request.params.odin_temperature = temperature;
-      odin_request.params.odin_epsilon = epsilon;
-      RAT_ASSIGN_OR_RETURN(
-          GridScores odin_grid,
-          ScoreAll(model, images, labels, odin_request, options.batch_size));
-      RAT_ASSIGN_OR_RETURN(double aurc, AurcOf(odin_grid, ScoreKind::kOdin));
-      odin.Offer(aurc, temperature, epsilon, {});
+    if (options.full_odin_grid) {
+      RAT_RETURN_IF_ERROR(
+          TuneOdinEpsilon(model, images, labels, temperature, options, odin));
     }
     spdlog::debug(
         "calibration T={} done: best AURC odin {} rr_fast {} rr_bs {}",
         temperature, odin.aurc, rr_fast.aurc, rr_bs.aurc);
+  }
+  if (!options.full_odin_grid) {
+    RAT_RETURN_IF_ERROR(TuneOdinEpsilon(model, images, labels, odin.temperature,
+                                        options, odin));
   }
 
   calibration.set_odin_temperature(odin.temperature);

@@ -30,11 +30,19 @@ struct CalibrationOptions {
   // Description of the tuning data for the card, e.g. "fashion-mnist train
   // hold-out (6000 images)".
   std::string tuned_on;
+  // true: every (T, eps) pair of the ODIN grids (165 extra passes). false:
+  // T at eps = 0 first, then eps at that T (11 extra passes), which can miss
+  // a better pair off those two lines.
+  bool full_odin_grid = false;
+  // Tune the RR-BS temperature over the grid; otherwise T = 1, because every
+  // grid point costs a bisection of up to 24 forwards per image.
+  bool tune_rr_bs = false;
 };
 
 // Scores `images` (float32 N x C x H x W in [0, 1]) with every grid point
 // and returns the parameters of lowest AURC against `labels` (int64 N): ODIN
-// (T, eps), RR-Fast T and RR-BS T, the AURC of every score on this data
+// (T, eps), RR-Fast T and RR-BS T (see CalibrationOptions for how much of
+// the grids is searched), the AURC of every score on this data
 // (cheap logit scores at their default temperature), and a "coverage" reject
 // policy on rr_fast. Ties in AURC keep the earlier grid point. Each grid
 // point costs one ScoreEngine call, which shares one forward pass and one

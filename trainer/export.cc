@@ -111,13 +111,15 @@ absl::Status Trainer::CalibrateOnHoldout(rat::v1::ModelCard& card) {
   CalibrationOptions calibration_options;
   calibration_options.batch_size = options_.eval_batch_size;
   calibration_options.reject_coverage = options_.reject_coverage;
+  calibration_options.full_odin_grid = options_.odin_search == "full";
+  calibration_options.tune_rr_bs = options_.tune_rr_bs;
   calibration_options.tuned_on =
       absl::StrCat(options_.dataset, " train hold-out (", count, " images)");
 
   const auto start = absl::Now();
   model_.eval();
   absl::StatusOr<rat::v1::Calibration> calibration = CalibrateScores(
-      model_, ToFloatImages(validation_.images.slice(0, 0, count)),
+      model_, ToFloatImages(validation_.images.slice(0, 0, count)).to(device_),
       validation_.labels.slice(0, 0, count), calibration_options);
   model_.train();
   RAT_RETURN_IF_ERROR(calibration.status());

@@ -20,7 +20,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(
     adam_beta1, adam_beta2, warmup_epochs, warmup, min_learning_rate,
     mixup_alpha, mixup_off_last_epochs, seed, threads, max_steps, output_dir,
     bundle_path, model_name, checkpoint_every_epochs, resume, metrics_file,
-    progress, calibrate, calibration_limit, reject_coverage, eval_batch_size)
+    progress, calibrate, calibration_limit, reject_coverage, eval_batch_size,
+    odin_search, tune_rr_bs, device)
 
 namespace {
 
@@ -32,6 +33,21 @@ absl::Status CheckOneOf(const std::string& option, const std::string& value,
   return absl::InvalidArgumentError(absl::StrCat(
       "--", option, " \"", value, "\" is invalid; expected one of ",
       absl::StrJoin(allowed, ", ")));
+}
+
+// Accepts "cpu", "cuda" and "cuda:N"; whether CUDA is usable is checked when
+// the trainer starts.
+absl::Status CheckDevice(const std::string& device) {
+  if (device == "cpu" || device == "cuda") return absl::OkStatus();
+  const std::string prefix = "cuda:";
+  if (device.size() > prefix.size() &&
+      device.compare(0, prefix.size(), prefix) == 0 &&
+      device.find_first_not_of("0123456789", prefix.size()) ==
+          std::string::npos) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--device \"", device, "\" is invalid; expected cpu, cuda or cuda:N"));
 }
 
 absl::Status CheckRange(const std::string& option, double value, double low,
@@ -174,6 +190,16 @@ void AddRunOptions(CLI::App& app, TrainOptions& o) {
   app.add_option("--reject-coverage", o.reject_coverage,
                  "Target coverage of the default reject policy, in (0, 1]")
       ->capture_default_str();
+  app.add_option("--odin-search", o.odin_search,
+                 "ODIN calibration: staged (T at eps 0, then eps at that T; "
+                 "26 passes) or full (every T and eps pair; 180 passes)")
+      ->capture_default_str();
+  app.add_flag("--tune-rr-bs", o.tune_rr_bs,
+               "Also tune the RR-BS temperature (15 bisections instead of 1)");
+  app.add_option("--device", o.device,
+                 "cpu, cuda (cuda:LOCAL_RANK when data-parallel) or cuda:N; "
+                 "CUDA needs a CUDA build of LibTorch")
+      ->capture_default_str();
   app.add_option("--eval-batch-size", o.eval_batch_size,
                  "Images per forward pass when evaluating")
       ->capture_default_str();
@@ -224,6 +250,8 @@ absl::Status ValidateTrainOptions(const TrainOptions& o) {
       CheckRange("calibration-limit", o.calibration_limit, 0, 1e12),
       CheckRange("reject-coverage", o.reject_coverage, 1e-6, 1),
       CheckRange("eval-batch-size", o.eval_batch_size, 1, 1 << 20),
+      CheckOneOf("odin-search", o.odin_search, {"staged", "full"}),
+      CheckDevice(o.device),
   };
   for (const absl::Status& status : checks) {
     if (!status.ok()) return status;

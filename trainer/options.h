@@ -63,6 +63,8 @@ struct TrainOptions {
   std::string resume;  // checkpoint file to continue from
   std::string metrics_file;
   std::string progress = "auto";  // "auto", "bar" or "log"
+  // "cpu", "cuda" (cuda:LOCAL_RANK when data-parallel) or "cuda:N".
+  std::string device = "cpu";
 
   // Export and calibration.
   bool calibrate = true;
@@ -70,6 +72,9 @@ struct TrainOptions {
   // about three passes over them, so the default keeps export to minutes.
   int64_t calibration_limit = 1000;
   double reject_coverage = 0.95;  // of the hold-out, for the reject policy
+  // "staged" (T at eps = 0, then eps at that T) or "full" (every pair).
+  std::string odin_search = "staged";
+  bool tune_rr_bs = false;  // tune the RR-BS temperature too (slow)
   int64_t eval_batch_size = 512;
 };
 

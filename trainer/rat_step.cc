@@ -86,7 +86,8 @@ absl::StatusOr<StepStats> RunStepUnchecked(
   at::Tensor inputs = images;
   if (mixup.has_value()) {
     inputs = images * mixup->lambda +
-             images.index_select(0, mixup->permutation) * (1 - mixup->lambda);
+             images.index_select(0, mixup->permutation.to(images.device())) *
+                 (1 - mixup->lambda);
   }
   inputs = inputs.detach().requires_grad_(perturb);
 
@@ -182,7 +183,7 @@ at::Tensor MixedCrossEntropy(const at::Tensor& logits, const at::Tensor& labels,
   at::Tensor loss = at::cross_entropy_loss(logits, labels);
   if (!mixup.has_value()) return loss;
   at::Tensor other = at::cross_entropy_loss(
-      logits, labels.index_select(0, mixup->permutation));
+      logits, labels.index_select(0, mixup->permutation.to(labels.device())));
   return loss * mixup->lambda + other * (1 - mixup->lambda);
 }
 

@@ -1,6 +1,7 @@
 #include "trainer/trainer.h"
 
 #include <ATen/Parallel.h>
+#include <torch/cuda.h>
 #include <torch/optim/adamw.h>
 #include <torch/optim/sgd.h>
 
@@ -56,6 +57,27 @@ Augmentation DefaultAugmentation(const TrainOptions& options) {
   return augmentation;
 }
 
+// Maps --device to a device: "cuda" means cuda:LOCAL_RANK, so each
+// data-parallel worker on a node takes its own GPU.
+absl::StatusOr<c10::Device> ResolveDevice(const std::string& name,
+                                          int local_rank) {
+  if (name == "cpu") return c10::Device(c10::kCPU);
+  const std::string full =
+      name == "cuda" ? absl::StrCat("cuda:", local_rank) : name;
+  const int64_t visible =
+      torch::cuda::is_available()
+          ? static_cast<int64_t>(torch::cuda::device_count())
+          : 0;
+  const c10::Device device(full);
+  if (device.index() >= visible) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--device ", full, " is not available: this LibTorch build sees ",
+        visible,
+        " CUDA devices; use --device cpu or a CUDA build of LibTorch"));
+  }
+  return device;
+}
+
 }  // namespace
 
 Trainer::~Trainer() = default;
@@ -74,11 +96,18 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   trainer->step_options_.lambda_clean = options.lambda_clean;
   trainer->step_options_.lambda_adv = options.lambda_adv;
 
+  int local_rank = 0;
 #ifdef RAT_HAVE_DISTRIBUTED
   DistributedOptions distributed_options;
   RAT_RETURN_IF_ERROR(ReadDistributedEnvironment(&distributed_options));
-  RAT_ASSIGN_OR_RETURN(trainer->distributed_,
-                       Distributed::Create(distributed_options, "cpu"));
+  local_rank = distributed_options.local_rank;
+#endif
+  RAT_ASSIGN_OR_RETURN(trainer->device_,
+                       ResolveDevice(options.device, local_rank));
+#ifdef RAT_HAVE_DISTRIBUTED
+  RAT_ASSIGN_OR_RETURN(
+      trainer->distributed_,
+      Distributed::Create(distributed_options, trainer->device_.str()));
   trainer->is_main_ = trainer->distributed_->is_main();
   trainer->world_size_ = trainer->distributed_->world_size();
 #endif
@@ -197,6 +226,9 @@ absl::Status Trainer::BuildModel() {
     architecture_ = options_.architecture;
   }
 
+  RAT_RETURN_IF_ERROR(
+      CallTorch(absl::StrCat("moving the model to ", device_.str()),
+                [&]() { model_.to(device_); }));
   model_.train();
   parameters_ = TrainableParameters(model_);
   if (distributed_ != nullptr) {
@@ -264,8 +296,9 @@ absl::Status Trainer::TrainBatch(const Batch& batch, StepStats* stats) {
                         options_.seed + 0x632be59bd9b4e019ULL * rank,
                         progress_.step);
   }
-  RAT_ASSIGN_OR_RETURN(*stats, RunRatStep(model_, parameters_, batch.images,
-                                          batch.labels, step_options_, mixup));
+  RAT_ASSIGN_OR_RETURN(
+      *stats, RunRatStep(model_, parameters_, batch.images.to(device_),
+                         batch.labels.to(device_), step_options_, mixup));
   if (distributed_ != nullptr && world_size_ > 1) {
     RAT_RETURN_IF_ERROR(distributed_->AverageGradients(model_));
   }
@@ -396,9 +429,11 @@ absl::StatusOr<double> Trainer::Evaluate(const Dataset& dataset) {
         int64_t correct = 0;
         for (int64_t start = 0; start < dataset.size(); start += batch_size) {
           at::Tensor images =
-              ToFloatImages(dataset.images.slice(0, start, start + batch_size));
+              ToFloatImages(dataset.images.slice(0, start, start + batch_size))
+                  .to(device_);
           at::Tensor logits = model_.forward({images}).toTensor();
           correct += logits.argmax(1)
+                         .cpu()
                          .eq(dataset.labels.slice(0, start, start + batch_size))
                          .sum()
                          .item<int64_t>();
@@ -421,6 +456,9 @@ TrainOptions MergeResumeOptions(const TrainOptions& checkpoint,
   merged.calibrate = command_line.calibrate;
   merged.calibration_limit = command_line.calibration_limit;
   merged.reject_coverage = command_line.reject_coverage;
+  merged.odin_search = command_line.odin_search;
+  merged.tune_rr_bs = command_line.tune_rr_bs;
+  merged.device = command_line.device;
   merged.eval_batch_size = command_line.eval_batch_size;
   merged.resume = command_line.resume;
   if (output_dir_given) merged.output_dir = command_line.output_dir;

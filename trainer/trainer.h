@@ -85,6 +85,8 @@ class Trainer {
   absl::Status CalibrateOnHoldout(rat::v1::ModelCard& card);
 
   TrainOptions options_;
+  // Device of the model, batches and scoring; from --device.
+  c10::Device device_ = c10::Device(c10::kCPU);
   RatStepOptions step_options_;
   LrSchedule schedule_;
   TrainingProgress progress_;

@@ -57,6 +57,39 @@ TEST(CalibrateScoresTest, TunedValuesComeFromGrids) {
   EXPECT_GE(calibration->reject().achieved_coverage(), 0.9);
 }
 
+TEST(CalibrateScoresTest, FullOdinGridIsNoWorseThanStaged) {
+  torch::jit::Module model = MakeMlpModel(4, 8, 3, 31);
+  model.eval();
+  at::Tensor images =
+      at::rand({64, 1, 2, 2}, at::detail::createCPUGenerator(32));
+  at::Tensor labels;
+  {
+    torch::NoGradGuard no_grad;
+    labels = model.forward({images}).toTensor().argmax(1);
+    labels.slice(0, 0, 24).add_(1).remainder_(3);
+  }
+  CalibrationOptions staged;
+  staged.batch_size = 64;
+  CalibrationOptions full = staged;
+  full.full_odin_grid = true;
+  full.tune_rr_bs = true;
+
+  absl::StatusOr<rat::v1::Calibration> from_staged =
+      CalibrateScores(model, images, labels, staged);
+  absl::StatusOr<rat::v1::Calibration> from_full =
+      CalibrateScores(model, images, labels, full);
+  ASSERT_TRUE(from_staged.ok()) << from_staged.status();
+  ASSERT_TRUE(from_full.ok()) << from_full.status();
+
+  // The full grid contains every staged candidate.
+  EXPECT_LE(from_full->aurc().at("odin"), from_staged->aurc().at("odin"));
+  EXPECT_LE(from_full->aurc().at("rr_bs"), from_staged->aurc().at("rr_bs"));
+  // Without tuning RR-BS keeps T = 1; RR-Fast is tuned either way.
+  EXPECT_EQ(from_staged->rr_bs_temperature(), 1.0);
+  EXPECT_EQ(from_staged->rr_fast_temperature(),
+            from_full->rr_fast_temperature());
+}
+
 TEST(CalibrateScoresTest, RejectsEmptySet) {
   torch::jit::Module model = MakeMlpModel(4, 8, 3, 23);
   absl::StatusOr<rat::v1::Calibration> calibration = CalibrateScores(

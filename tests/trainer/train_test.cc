@@ -1,3 +1,4 @@
+#include <torch/cuda.h>
 #include <torch/optim/sgd.h>
 
 #include <filesystem>
@@ -170,6 +171,36 @@ TEST_F(TrainerTest, RejectsUnknownMethod) {
   EXPECT_EQ(trainer.status().message(),
             "--method \"pgd\" is invalid; expected one of rat, fgsm-at, "
             "standard");
+}
+
+TEST_F(TrainerTest, RejectsInvalidDevice) {
+  TrainOptions options = SmallRun("bad");
+  options.device = "gpu0";
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(options);
+  EXPECT_EQ(trainer.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(trainer.status().message(),
+            "--device \"gpu0\" is invalid; expected cpu, cuda or cuda:N");
+}
+
+TEST_F(TrainerTest, RejectsMissingCudaDevice) {
+  if (torch::cuda::is_available()) GTEST_SKIP() << "a CUDA device is present";
+  TrainOptions options = SmallRun("bad");
+  options.device = "cuda";
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(options);
+  EXPECT_EQ(trainer.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(trainer.status().message(),
+            "--device cuda:0 is not available: this LibTorch build sees 0 "
+            "CUDA devices; use --device cpu or a CUDA build of LibTorch");
+}
+
+TEST_F(TrainerTest, RejectsUnknownOdinSearch) {
+  TrainOptions options = SmallRun("bad");
+  options.odin_search = "random";
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(options);
+  EXPECT_EQ(trainer.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(trainer.status().message(),
+            "--odin-search \"random\" is invalid; expected one of staged, "
+            "full");
 }
 
 TEST_F(TrainerTest, RejectsBatchLargerThanData) {
