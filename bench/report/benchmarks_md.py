@@ -199,7 +199,7 @@ def server_section(runs, table):
     lines.append("")
 
     # Best served rate against the best in-process rate at the same number of
-    # intra-op threads: the server batches concurrent requests itself, so
+    # intra-op threads. The server batches concurrent requests itself, so
     # comparing equal request sizes would favour it.
     for threads in (1, 2):
         best_grpc = best_run(runs, "BM_Grpc/", f"intra_op:{threads}")
