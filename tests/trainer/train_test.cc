@@ -1,10 +1,13 @@
 #include <torch/cuda.h>
 #include <torch/optim/sgd.h>
 
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "core/models/bundle.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -152,6 +155,55 @@ TEST_F(TrainerTest, WritesOneMetricsLinePerEpoch) {
   }
   EXPECT_EQ(lines, 2);
   EXPECT_TRUE(std::filesystem::exists((*trainer)->CheckpointPath()));
+}
+
+// Writes a small classifier for 1 x 28 x 28 images with torch.jit.save and a
+// model card, as a Python user would; returns false when no python3 on this
+// machine imports torch.
+bool SavePythonBundle(const std::filesystem::path& folder,
+                      const std::string& bundle) {
+  std::filesystem::create_directories(folder);
+  const std::filesystem::path script = folder / "make_bundle.py";
+  std::ofstream(script) << R"(import json, sys, torch
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 4, 3, stride=2)
+        self.fc = torch.nn.Linear(4 * 13 * 13, 10)
+    def forward(self, x):
+        return self.fc(torch.relu(self.conv(x)).flatten(1))
+card = {"name": "from-python", "input_shape": {"channels": 1, "height": 28,
+        "width": 28}, "class_names": [str(i) for i in range(10)]}
+torch.manual_seed(0)
+torch.jit.save(torch.jit.script(Net()), sys.argv[1],
+               _extra_files={"model_card.json": json.dumps(card)})
+)";
+  for (const char* python : {"/usr/bin/python3", "python3"}) {
+    const std::string command = std::string(python) + " '" + script.string() +
+                                "' '" + bundle + "' 2>/dev/null";
+    if (std::system(command.c_str()) == 0) return true;
+  }
+  return false;
+}
+
+TEST_F(TrainerTest, FineTunesPythonSavedBundle) {
+  const std::string bundle = (folder_ / "python.pt").string();
+  if (!SavePythonBundle(folder_, bundle)) {
+    GTEST_SKIP() << "no python3 with torch to write the bundle";
+  }
+  absl::StatusOr<Bundle> original = LoadBundle(bundle);
+  ASSERT_TRUE(original.ok()) << original.status();
+
+  TrainOptions options = SmallRun("finetune");
+  options.init_bundle = bundle;
+  options.epochs = 1;
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(options);
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  ASSERT_TRUE((*trainer)->Train().ok());
+
+  ASSERT_EQ((*trainer)->history().size(), 1u);
+  EXPECT_TRUE(std::isfinite((*trainer)->history()[0].loss));
+  EXPECT_GT(MaxParameterDifference((*trainer)->model(), original->module), 0);
 }
 
 TEST_F(TrainerTest, RejectsOutOfRangeOption) {
