@@ -41,10 +41,10 @@ struct CalibrationOptions {
 
 // Scores `images` (float32 N x C x H x W in [0, 1]) with every grid point
 // and returns the parameters of lowest AURC against `labels` (int64 N): ODIN
-// (T, eps), RR-Fast T and RR-BS T (see CalibrationOptions for how much of
-// the grids is searched), the AURC of every score on this data
+// (T, eps), RR-Fast T and RR-BS T, the AURC of every score on this data
 // (cheap logit scores at their default temperature), and a "coverage" reject
-// policy on rr_fast. Ties in AURC keep the earlier grid point. Each grid
+// policy on rr_fast. CalibrationOptions sets how much of the grids is
+// searched. Ties in AURC keep the earlier grid point. Each grid
 // point costs one ScoreEngine call, which shares one forward pass and one
 // input backward among the scores of that temperature.
 //

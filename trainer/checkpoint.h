@@ -17,7 +17,7 @@
 
 namespace rat {
 
-// Where a run stands. The data order, augmentation, learning rate and mixup
+// Position of a run in its schedule. The data order, augmentation, learning rate and mixup
 // draws are functions of (seed, epoch, step), so these counters are enough to
 // continue the same schedule.
 struct TrainingProgress {

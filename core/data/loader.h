@@ -28,7 +28,7 @@ struct LoaderOptions {
   bool drop_last = true;
   Augmentation augmentation;
   uint64_t seed = 0;
-  // Data-parallel sharding: this process sees every world_size-th image of
+  // Data-parallel sharding: this process reads every world_size-th image of
   // the shuffled order, starting at rank; all ranks get the same number of
   // batches.
   int64_t rank = 0;

@@ -1,5 +1,5 @@
 // Model bundles: one TorchScript archive whose extra file "model_card.json"
-// holds the rat.v1.ModelCard as JSON.
+// contains the rat.v1.ModelCard as JSON.
 #ifndef RAT_CORE_MODELS_BUNDLE_H_
 #define RAT_CORE_MODELS_BUNDLE_H_
 

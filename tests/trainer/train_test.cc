@@ -158,7 +158,7 @@ TEST_F(TrainerTest, WritesOneMetricsLinePerEpoch) {
 }
 
 // Writes a small classifier for 1 x 28 x 28 images with torch.jit.save and a
-// model card, as a Python user would; returns false when no python3 on this
+// model card, as a Python user would. Returns false when no python3 on this
 // machine imports torch.
 bool SavePythonBundle(const std::filesystem::path& folder,
                       const std::string& bundle) {
