@@ -45,9 +45,13 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
     && install -m 0755 /build/server/rat-server /build/client/rat-client \
          /build/trainer/rat-train /opt/rat/bin/
 # The Debian packages that provide the shared libraries the binaries link;
-# libraries outside dpkg (a downloaded LibTorch) are copied instead.
-RUN set -eu; mkdir -p /opt/rat/lib; : > /opt/rat/runtime-packages; \
+# libraries outside dpkg (a downloaded LibTorch) are copied instead. BLAS and
+# LAPACK are links that Debian's alternatives point at a provider: the
+# runtime gets serial OpenBLAS, as scripts/setup installs it (see
+# docs/benchmarks.md for why serial).
+RUN set -eu; mkdir -p /opt/rat/lib; echo libopenblas0-serial > /opt/rat/runtime-packages; \
     for lib in $(ldd /opt/rat/bin/* | awk '/=> \// {print $3}' | sort -u); do \
+      case "$lib" in */libblas.so.3|*/liblapack.so.3) continue ;; esac; \
       if package=$(dpkg -S "$lib" 2>/dev/null | head -n1 | cut -d: -f1); then \
         echo "$package" >> /opt/rat/runtime-packages; \
       else cp -L "$lib" /opt/rat/lib/; fi; \

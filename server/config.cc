@@ -67,6 +67,14 @@ absl::StatusOr<std::string> ReadString(const YAML::Node& node,
   return node.Scalar();
 }
 
+absl::StatusOr<bool> ReadBool(const YAML::Node& node, const std::string& path) {
+  bool value = false;
+  if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) {
+    return Invalid(path, "true or false", node);
+  }
+  return value;
+}
+
 absl::StatusOr<int64_t> ReadInt(const YAML::Node& node, const std::string& path,
                                 int64_t min, int64_t max) {
   const std::string expected =
@@ -207,7 +215,7 @@ absl::Status ParseDefaultScores(const YAML::Node& node, const std::string& path,
 absl::StatusOr<ModelConfig> ParseModel(const YAML::Node& node,
                                        const std::string& path) {
   RAT_RETURN_IF_ERROR(CheckKeys(node, path,
-                                {"name", "path", "device", "batching",
+                                {"name", "path", "device", "freeze", "batching",
                                  "default_scores", "score_params", "reject"}));
   ModelConfig model;
   if (!node["name"])
@@ -221,6 +229,10 @@ absl::StatusOr<ModelConfig> ParseModel(const YAML::Node& node,
   if (node["device"]) {
     RAT_ASSIGN_OR_RETURN(model.device,
                          ReadString(node["device"], Child(path, "device")));
+  }
+  if (node["freeze"]) {
+    RAT_ASSIGN_OR_RETURN(model.freeze,
+                         ReadBool(node["freeze"], Child(path, "freeze")));
   }
   if (node["batching"]) {
     RAT_RETURN_IF_ERROR(ParseBatching(node["batching"], Child(path, "batching"),

@@ -53,6 +53,9 @@ struct ModelConfig {
   std::string path;
   // "cpu" or "cuda:N".
   std::string device = "cpu";
+  // Serve a frozen copy of the module (constants folded, batch norm merged
+  // into convolutions, no parameter gradients while scoring).
+  bool freeze = true;
   BatchingConfig batching;
   // Scores computed when a request lists none.
   std::vector<ScoreKind> default_scores = {ScoreKind::kMsr};

@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "core/common/allocator.h"
 #include "server/config.h"
 #include "server/server.h"
 #include "spdlog/spdlog.h"
@@ -85,6 +86,7 @@ int Serve(const rat::server::ServerConfig& config) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  rat::KeepTensorBuffersInHeap();
   CLI::App app{
       "rat-server: serves image classifiers with misclassification "
       "scores over gRPC"};

@@ -8,7 +8,9 @@
 #include "core/common/status_macros.h"
 #include "core/common/torch_status.h"
 #include "core/models/bundle.h"
+#include "core/models/freeze.h"
 #include "core/scores/score_engine.h"
+#include "spdlog/spdlog.h"
 
 namespace rat::server {
 namespace {
@@ -148,6 +150,21 @@ absl::Status ReadClassNames(ServedModel& model) {
   return absl::OkStatus();
 }
 
+// Freezes the module when the configuration asks for it. A module that cannot
+// be frozen is still served, unfrozen: it computes the same scores, only
+// slower, so refusing to start would cost the user more than it saves.
+void FreezeIfConfigured(ServedModel& model) {
+  if (!model.config.freeze) return;
+  absl::StatusOr<torch::jit::Module> frozen = FreezeForServing(model.module);
+  if (!frozen.ok()) {
+    spdlog::warn("model \"{}\": serving it unfrozen: {}", model.config.name,
+                 std::string(frozen.status().message()));
+    return;
+  }
+  model.module = *std::move(frozen);
+  model.frozen = true;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ServedModel>> LoadServedModel(
@@ -164,6 +181,7 @@ absl::StatusOr<std::unique_ptr<ServedModel>> LoadServedModel(
   model->config = config;
   model->module = std::move(bundle->module);
   model->card = std::move(bundle->card);
+  FreezeIfConfigured(*model);
   RAT_RETURN_IF_ERROR(ReadShape(*model));
   model->params = ResolveParams(model->card, config.score_params);
   absl::Status params = ValidateScoreParams(model->params);

@@ -29,6 +29,8 @@ struct RejectPolicy {
 struct ServedModel {
   ModelConfig config;
   torch::jit::Module module;
+  // True when `module` is the frozen copy of the bundle's module.
+  bool frozen = false;
   rat::v1::ModelCard card;
   InputShape shape;
   int64_t num_classes = 0;

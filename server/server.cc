@@ -84,12 +84,18 @@ absl::Status Server::Start() {
 absl::Status Server::StartMetrics() {
   if (config_.metrics_listen.empty()) return absl::OkStatus();
   // prometheus-cpp reports a failed bind with an exception from CivetWeb.
+  // CivetWeb also fails when its threads cannot start: their 100 KiB stacks
+  // must hold all static thread-local storage of the process, which the
+  // pthread and OpenMP builds of OpenBLAS (60 KiB of it) nearly fill.
   try {
     exposer_ = std::make_unique<prometheus::Exposer>(config_.metrics_listen);
   } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on \"",
-                                               config_.metrics_listen,
-                                               "\" (metrics): ", e.what()));
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on \"", config_.metrics_listen,
+        "\" (metrics): ", e.what(),
+        " Check that the port is free; if it is, the web server's threads "
+        "could not start, which happens when the pthread or OpenMP build of "
+        "OpenBLAS is the system BLAS: install libopenblas0-serial instead"));
   }
   exposer_->RegisterCollectable(metrics_.registry());
   const std::vector<int> ports = exposer_->GetListeningPorts();

@@ -6,6 +6,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/match.h"
+#include "core/common/allocator.h"
 #include "core/common/status_macros.h"
 #include "spdlog/spdlog.h"
 #include "trainer/checkpoint.h"
@@ -58,6 +59,7 @@ absl::Status Run(rat::TrainOptions options, bool output_dir_given) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  rat::KeepTensorBuffersInHeap();
   CLI::App app{
       "Trains an image classifier with Radius Aware Training (RAT), FGSM "
       "adversarial training or plain training, writes resumable checkpoints "

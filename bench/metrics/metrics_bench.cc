@@ -88,5 +88,3 @@ BENCHMARK(BM_AllMetricsAndThresholds)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace rat
-
-BENCHMARK_MAIN();

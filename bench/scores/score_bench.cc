@@ -11,8 +11,12 @@
 // RR-BS reports `forwards_per_image`, its search forwards per image (at most
 // 24).
 //
-// Usage: score_bench [--threads=N] [Google Benchmark flags]
-// --threads sets at::set_num_threads (default 1).
+// Usage: score_bench [--threads=N] [--freeze=0|1] [--keep_buffers=0|1]
+//                    [Google Benchmark flags]
+// --threads sets at::set_num_threads (default 1). --freeze=1 and
+// --keep_buffers=1 (the defaults) measure the models as rat-server runs them:
+// frozen, with freed tensor buffers kept in the heap (see
+// core/common/allocator.h); 0 turns either off for a before/after figure.
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
 #include <spdlog/spdlog.h>
@@ -28,7 +32,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "bench/common/bench_flags.h"
 #include "core/models/architectures.h"
+#include "core/models/freeze.h"
 #include "core/scores/score_engine.h"
 
 namespace rat {
@@ -46,7 +52,14 @@ const std::vector<ModelSetup>& ModelSetups() {
   return *setups;
 }
 
-// Builds each architecture once, in evaluation mode.
+// Whether the models are frozen as rat-server serves them (--freeze=1).
+bool& FreezeModels() {
+  static bool freeze = true;
+  return freeze;
+}
+
+// Builds each architecture once, in evaluation mode, frozen unless
+// --freeze=0.
 torch::jit::Module& CachedModel(const ModelSetup& setup) {
   static auto* const models = new std::map<std::string, torch::jit::Module>();
   auto found = models->find(setup.architecture);
@@ -64,6 +77,12 @@ torch::jit::Module& CachedModel(const ModelSetup& setup) {
     std::exit(1);
   }
   model->eval();
+  if (FreezeModels()) model = FreezeForServing(*model);
+  if (!model.ok()) {
+    spdlog::error("cannot freeze {}: {}", setup.architecture,
+                  model.status().ToString());
+    std::exit(1);
+  }
   return models->emplace(setup.architecture, *model).first->second;
 }
 
@@ -214,36 +233,20 @@ void RegisterBenchmarks() {
   }
 }
 
-// Removes --threads=N from the arguments and returns N (default 1: the
-// forward unit is only stable when LibTorch's threads do not wait on other
-// processes for a core).
-int TakeThreadsFlag(int& argc, char** argv) {
-  int threads = 1;
-  int kept = 1;
-  for (int i = 1; i < argc; ++i) {
-    const std::string argument = argv[i];
-    if (absl::StartsWith(argument, "--threads=")) {
-      if (!absl::SimpleAtoi(argument.substr(10), &threads) || threads < 1) {
-        spdlog::error("--threads expects a positive integer, got \"{}\"",
-                      argument.substr(10));
-        std::exit(2);
-      }
-      continue;
-    }
-    argv[kept++] = argv[i];
-  }
-  argc = kept;
-  return threads;
-}
-
 }  // namespace
 }  // namespace rat
 
 int main(int argc, char** argv) {
-  const int threads = rat::TakeThreadsFlag(argc, argv);
+  const bool keep_buffers = rat::TakeKeepBuffersFlag(argc, argv);
+  // One thread by default: the forward unit is only stable when LibTorch's
+  // threads do not wait on other processes for a core.
+  const int threads = rat::TakeIntFlag(argc, argv, "threads", 1, 1);
+  rat::FreezeModels() = rat::TakeIntFlag(argc, argv, "freeze", 1, 0) != 0;
   at::set_num_threads(threads);
   at::set_num_interop_threads(1);
   benchmark::AddCustomContext("torch_threads", std::to_string(threads));
+  benchmark::AddCustomContext("frozen", rat::FreezeModels() ? "1" : "0");
+  benchmark::AddCustomContext("keep_buffers", keep_buffers ? "1" : "0");
 
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

@@ -274,5 +274,3 @@ BENCHMARK(BM_Grpc)
     ->UseRealTime();
 
 }  // namespace
-
-BENCHMARK_MAIN();

@@ -72,5 +72,3 @@ BENCHMARK(BM_RatPgd7Step)->Arg(128)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace rat
-
-BENCHMARK_MAIN();

@@ -31,23 +31,15 @@ torch::Tensor ComputeRrFast(torch::jit::Module& model,
     probe_logits = Forward(model, probe);
   }
 
-  // Rates are taken in float64 from the float32 logits of both passes.
+  // Rates are taken in float64 from the float32 logits of both passes. At
+  // j = y_hat both the gap and its rate are exactly 0, so the predicted class
+  // falls under "does not close" and gets the cap without a mask.
   const torch::Tensor gaps = LogitGaps(logits.detach(), label_index);
   const torch::Tensor rates =
       (gaps - LogitGaps(probe_logits, label_index)) / options.step;
-  const torch::Tensor closing = rates > 0;
   const torch::Tensor estimates =
-      torch::where(closing, gaps / rates.clamp_min(1e-300),
-                   torch::full_like(gaps, options.max_radius));
-
-  // The predicted class itself is no boundary.
-  const torch::Tensor others =
-      torch::ones_like(closing).scatter_(1, label_index, false);
-  const torch::Tensor radius =
-      std::get<0>(torch::where(others, estimates,
-                               torch::full_like(gaps, options.max_radius))
-                      .min(/*dim=*/1));
-  return radius.clamp(0.0, options.max_radius);
+      torch::where(rates > 0, gaps / rates, options.max_radius);
+  return std::get<0>(estimates.min(/*dim=*/1)).clamp(0.0, options.max_radius);
 }
 
 }  // namespace rat

@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <torch/csrc/autograd/autograd.h>
 #include <torch/script.h>
 
 #include <string>
@@ -219,6 +220,42 @@ TEST(ArchitecturesTest, NormalizationIsAppliedInsideForward) {
   const at::Tensor logits = Forward(with_normalization, images);
 
   EXPECT_TRUE(at::allclose(logits, expected, 1e-5, 1e-6));
+}
+
+TEST(ArchitecturesTest, SmallCnnPoolingEqualsMaxPool2d) {
+  absl::StatusOr<torch::jit::Module> model =
+      BuildArchitecture(FashionMnist("small_cnn"));
+  ASSERT_TRUE(model.ok()) << model.status();
+  torch::manual_seed(3);
+  // Odd sizes check that the last row and column are dropped, as
+  // max_pool2d drops them.
+  for (const std::vector<int64_t> shape :
+       {std::vector<int64_t>{2, 3, 8, 6}, std::vector<int64_t>{1, 2, 7, 9}}) {
+    const at::Tensor input = at::randn(shape);
+
+    const at::Tensor pooled =
+        model->get_method("max_pool_2x2")({input}).toTensor();
+
+    EXPECT_TRUE(at::equal(pooled, at::max_pool2d(input, {2, 2}, {2, 2})))
+        << "shape " << input.sizes();
+  }
+}
+
+TEST(ArchitecturesTest, SmallCnnPoolingGradientEqualsMaxPool2d) {
+  absl::StatusOr<torch::jit::Module> model =
+      BuildArchitecture(FashionMnist("small_cnn"));
+  ASSERT_TRUE(model.ok()) << model.status();
+  torch::manual_seed(4);
+  const at::Tensor input = at::randn({2, 3, 7, 9}).requires_grad_(true);
+  const at::Tensor weights = at::randn({2, 3, 3, 4});
+
+  const at::Tensor ours = torch::autograd::grad(
+      {(model->get_method("max_pool_2x2")({input}).toTensor() * weights).sum()},
+      {input})[0];
+  const at::Tensor reference = torch::autograd::grad(
+      {(at::max_pool2d(input, {2, 2}, {2, 2}) * weights).sum()}, {input})[0];
+
+  EXPECT_TRUE(at::equal(ours, reference));
 }
 
 TEST(ArchitecturesTest, UnknownNameListsAllowedNames) {

@@ -91,12 +91,13 @@ TEST_F(ScoreEngineTest, MatchesSeparateComputations) {
   }
 }
 
-// Relative tolerance between batch sizes. Float32 kernels block the work
-// differently for 1 and 64 images, so logits differ by about 1e-7
-// relative; RR-Fast divides a logit difference by its step of 1e-3, which
-// amplifies that rounding about a hundredfold.
-double BatchSizeTolerance(ScoreKind kind) {
-  return kind == ScoreKind::kRrFast ? 1e-4 : 1e-6;
+// Relative tolerance between batches of other sizes or orders. Float32
+// kernels (oneDNN, OpenBLAS) block the work by batch size and row position,
+// so logits differ by up to about 1e-6 relative; RR-Fast divides a logit
+// difference by its step of 1e-3, which amplifies that rounding about a
+// hundredfold.
+double BatchTolerance(ScoreKind kind) {
+  return kind == ScoreKind::kRrFast ? 1e-4 : 1e-5;
 }
 
 TEST_F(ScoreEngineTest, ImageAloneMatchesBatchOf64) {
@@ -113,7 +114,7 @@ TEST_F(ScoreEngineTest, ImageAloneMatchesBatchOf64) {
     for (ScoreKind kind : AllScoreKinds()) {
       ExpectRelativelyNear(alone->scores.at(kind),
                            batch->scores.at(kind).narrow(0, index, 1),
-                           BatchSizeTolerance(kind),
+                           BatchTolerance(kind),
                            absl::StrCat(ScoreName(kind), " of image ", index));
     }
   }
@@ -132,8 +133,8 @@ TEST_F(ScoreEngineTest, ReorderedBatchGivesSameScores) {
 
   for (ScoreKind kind : AllScoreKinds()) {
     ExpectRelativelyNear(reordered->scores.at(kind),
-                         original->scores.at(kind).index_select(0, order), 1e-6,
-                         std::string(ScoreName(kind)));
+                         original->scores.at(kind).index_select(0, order),
+                         BatchTolerance(kind), std::string(ScoreName(kind)));
   }
 }
 

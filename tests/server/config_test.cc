@@ -18,6 +18,7 @@ models:
   - name: fmnist
     path: /models/fmnist.pt
     device: cuda:1
+    freeze: false
     batching: {max_batch_size: 16, max_queue_delay_us: 500, max_queue_size: 4}
     default_scores: [msr, rr-fast]
     score_params: {odin_temperature: 1000, odin_epsilon: 0.0005}
@@ -40,6 +41,7 @@ TEST(ConfigTest, ParsesEveryKey) {
   EXPECT_EQ(model.name, "fmnist");
   EXPECT_EQ(model.path, "/models/fmnist.pt");
   EXPECT_EQ(model.device, "cuda:1");
+  EXPECT_FALSE(model.freeze);
   EXPECT_EQ(model.batching.max_batch_size, 16);
   EXPECT_EQ(model.batching.max_queue_delay_us, 500);
   EXPECT_EQ(model.batching.max_queue_size, 4);
@@ -59,6 +61,7 @@ TEST(ConfigTest, DefaultsAreLoopback) {
   EXPECT_EQ(config->listen, "127.0.0.1:50051");
   EXPECT_EQ(config->metrics_listen, "127.0.0.1:9090");
   EXPECT_EQ(config->models[0].device, "cpu");
+  EXPECT_TRUE(config->models[0].freeze);
   EXPECT_EQ(config->models[0].batching.max_batch_size, 32);
   EXPECT_EQ(config->models[0].default_scores,
             std::vector<ScoreKind>{ScoreKind::kMsr});
@@ -99,8 +102,11 @@ INSTANTIATE_TEST_SUITE_P(
                         "log_level, models, limits"},
         ConfigErrorCase{"models: [{name: m, path: p, batchng: {}}]",
                         "models[0].batchng: unknown key; allowed keys are "
-                        "name, path, device, batching, default_scores, "
-                        "score_params, reject"},
+                        "name, path, device, freeze, batching, "
+                        "default_scores, score_params, reject"},
+        ConfigErrorCase{"models: [{name: m, path: p, freeze: maybe}]",
+                        "models[0].freeze: expected true or false, got "
+                        "\"maybe\""},
         ConfigErrorCase{"models: [{name: m, path: p, device: gpu}]",
                         "models[0].device: expected \"cpu\" or \"cuda:N\", "
                         "got \"gpu\""},

@@ -22,6 +22,7 @@ using ::rat::server::testing::FloatImage;
 using ::rat::server::testing::HttpGet;
 using ::rat::server::testing::LoopbackConfig;
 using ::rat::server::testing::MetricValue;
+using ::rat::server::testing::SlowIterations;
 using ::rat::server::testing::StartServer;
 using ::rat::server::testing::TempPath;
 using ::rat::server::testing::TestModelOptions;
@@ -106,7 +107,7 @@ TEST(HealthTest, NotServingUntilModelsLoad) {
 
 TEST(QueueTest, FullQueueIsResourceExhausted) {
   TestModelOptions slow;
-  slow.slow_iterations = 50;
+  slow.slow_iterations = SlowIterations(400);
   ModelConfig model = LinearModel("slow", slow);
   model.batching.max_batch_size = 1;
   model.batching.max_queue_size = 1;
@@ -137,7 +138,7 @@ TEST(QueueTest, FullQueueIsResourceExhausted) {
 
 TEST(QueueTest, ExpiredDeadlineWhileQueued) {
   TestModelOptions slow;
-  slow.slow_iterations = 50;
+  slow.slow_iterations = SlowIterations(400);
   ModelConfig model = LinearModel("slow", slow);
   model.batching.max_batch_size = 1;
   std::unique_ptr<Server> server = StartServer(LoopbackConfig({model}));

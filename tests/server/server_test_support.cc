@@ -6,7 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 
@@ -29,13 +31,31 @@ torch::jit::Module BuildTestModule(const TestModelOptions& options) {
                             options.slow_iterations);
   module.define(R"JIT(
 def forward(self, x):
-    h = self.slow
+    # Depends on x, so freezing cannot fold the loop into a constant.
+    h = self.slow + 0.0 * x.flatten(1)[0, 0]
     for _ in range(self.slow_iterations):
         h = torch.matmul(h, self.slow)
     logits = torch.matmul(x.flatten(1), self.weight.t()) + self.bias
     return logits + 0.0 * h[0, 0]
 )JIT");
   return module;
+}
+
+int SlowIterations(double milliseconds) {
+  static const double seconds_per_product = [] {
+    torch::NoGradGuard no_grad;
+    const torch::Tensor matrix = torch::eye(256);
+    torch::Tensor product = matrix.matmul(matrix);
+    constexpr int kProducts = 40;
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < kProducts; ++i) product = product.matmul(matrix);
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                         start)
+               .count() /
+           kProducts;
+  }();
+  return std::max(1,
+                  static_cast<int>(1e-3 * milliseconds / seconds_per_product));
 }
 
 std::string TempPath(const std::string& name) {

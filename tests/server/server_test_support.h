@@ -20,7 +20,8 @@ namespace rat::server::testing {
 
 // A linear classifier on 1 x 4 x 4 images with 3 classes ("cat", "dog",
 // "eel"). Each of the `slow_iterations` extra 256 x 256 matrix products per
-// forward (33 MFLOP) makes it slower on purpose.
+// forward (33 MFLOP) makes it slower on purpose; SlowIterations picks a count
+// for a wall time on this machine.
 struct TestModelOptions {
   int64_t channels = 1;
   int64_t height = 4;
@@ -31,6 +32,10 @@ struct TestModelOptions {
 };
 
 torch::jit::Module BuildTestModule(const TestModelOptions& options);
+
+// Matrix products that take about `milliseconds` on this machine, timed once
+// per process (BLAS libraries differ by more than ten times in speed).
+int SlowIterations(double milliseconds);
 
 // Saves BuildTestModule(options) with a card into a fresh file under the test
 // temporary directory and returns its path.

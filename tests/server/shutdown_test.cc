@@ -24,6 +24,7 @@ using ::rat::server::testing::Connect;
 using ::rat::server::testing::FloatImage;
 using ::rat::server::testing::HttpGet;
 using ::rat::server::testing::MetricValue;
+using ::rat::server::testing::SlowIterations;
 using ::rat::server::testing::TempPath;
 using ::rat::server::testing::TestModelOptions;
 using ::rat::server::testing::WriteTestBundle;
@@ -122,7 +123,7 @@ int PortAfter(const std::string& line, const std::string& key) {
 
 TEST(ShutdownTest, SigtermCompletesInFlightRequests) {
   TestModelOptions slow;
-  slow.slow_iterations = 50;
+  slow.slow_iterations = SlowIterations(400);
   const std::string bundle = WriteTestBundle("slow", slow);
   const std::string config_path = TempPath("server.yaml");
   std::ofstream(config_path) << "listen: 127.0.0.1:0\n"
