@@ -232,6 +232,7 @@ TEST(ArchitecturesTest, SmallCnnPoolingEqualsMaxPool2d) {
   for (const std::vector<int64_t> shape :
        {std::vector<int64_t>{2, 3, 8, 6}, std::vector<int64_t>{1, 2, 7, 9}}) {
     const at::Tensor input = at::randn(shape);
+    c10::InferenceMode inference;
 
     const at::Tensor pooled =
         model->get_method("max_pool_2x2")({input}).toTensor();
