@@ -4,8 +4,10 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -43,10 +45,16 @@ Server::Server(ServerConfig config) : config_(std::move(config)) {
 
 Server::~Server() { Shutdown(absl::ZeroDuration()); }
 
+int IntraOpThreads(int configured) {
+  if (configured > 0) return configured;
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  return std::max(1, cores - 1);
+}
+
 absl::Status Server::Start() {
-  if (config_.torch_intra_op_threads > 0) {
-    at::set_num_threads(config_.torch_intra_op_threads);
-  }
+  const int intra_op_threads = IntraOpThreads(config_.torch_intra_op_threads);
+  at::set_num_threads(intra_op_threads);
+  spdlog::info("LibTorch intra-op threads: {}", intra_op_threads);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -128,6 +128,10 @@ def scores_section(runs, table):
                 cells.append(f"{fmt(cpu)} ({fmt(wall)})" if cpu is not None
                              else fmt(wall))
             lines.append(f"| {score_name} | " + " | ".join(cells) + " |")
+        forward_ms = [median_of(find_run(runs, f"{model}/msr/{b}/"), "forward_ms")
+                      for b in BATCHES]
+        lines.append("| Plain forward, ms (the unit) | "
+                     + " | ".join(fmt(ms) for ms in forward_ms) + " |")
         lines.append("")
 
         for score_set, batch, limit in (("rr_fast", 128, 2.0),
@@ -258,6 +262,56 @@ def trainer_section(runs, table):
               note="measured by the demo run, not by bench/run")
     return lines
 
+PYTORCH_FIGURES = [("rr_fast", "RR-Fast"),
+                   ("msr+odin_eps+rr_fast", "MSR + ODIN + RR-Fast"),
+                   ("msr+odin_eps+rr_fast_same_t", "MSR + ODIN + RR-Fast, shared T")]
+
+
+def pytorch_section(results_dir, score_runs, table):
+    """Compares the PyTorch reference script's ratios with score_bench's."""
+    path = os.path.join(results_dir, "pytorch.json")
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as handle:
+        reference = json.load(handle)
+    lines = ["### PyTorch reference on this machine", "",
+             f"`bench/scores/pytorch_reference.py` (PyTorch {reference['torch_version']}, "
+             "eager mode, one thread, allocator environment "
+             f"`{reference['malloc_env'] or 'glibc defaults'}`) runs the same "
+             "passes. The small CNN there is the same network as score_bench's; "
+             "the two-layer CNN is the kind of model the score limits were "
+             "first measured on.", "",
+             "| Model | Figure | Batch | PyTorch forward units | C++ forward units "
+             "| PyTorch ms | C++ ms |", "|---|---|---|---|---|---|---|"]
+    for record in reference["scores"]:
+        cpp_units = cpp_ms = None
+        if record["model"] == "small_cnn" and score_runs:
+            cpp_units, _, _ = score_units(score_runs, "small_cnn", record["figure"],
+                                          record["batch"])
+            seconds = median_of(find_run(score_runs, f"small_cnn/{record['figure']}/"
+                                         f"{record['batch']}/"), "real_time")
+            cpp_ms = None if seconds is None else 1e3 * seconds
+        name = dict(PYTORCH_FIGURES).get(record["figure"], record["figure"])
+        pytorch_ms = record["forward_units"] * record["forward_ms"]
+        lines.append(f"| {record['model']} | {name} | {record['batch']} | "
+                     f"{fmt(record['forward_units'])} | {fmt(cpp_units)} | "
+                     f"{fmt(pytorch_ms)} | {fmt(cpp_ms)} |")
+        if record["model"] == "small_cnn" and record["batch"] == 128 and \
+                record["figure"] in ("rr_fast", "msr+odin_eps+rr_fast"):
+            table.add(f"PyTorch eager, small CNN: {name} at batch 128, forward units",
+                      record["forward_units"], note="reference, no limit")
+    lines += ["", "The ms columns are the whole score's median wall time.", "",
+              "| Model | RAT step / plain step (wall) | Plain step, ms |",
+              "|---|---|---|"]
+    for record in reference["steps"]:
+        lines.append(f"| {record['model']} | {fmt(record['ratio'])} | "
+                     f"{fmt(record['plain_step_ms'])} |")
+        if record["model"] == "small_cnn":
+            table.add("PyTorch eager, small CNN: RAT step / plain step",
+                      record["ratio"], note="reference, no limit")
+    return lines + [""]
+
+
 SECTIONS = [("scores", scores_section), ("server", server_section),
             ("trainer", trainer_section), ("metrics", metrics_section)]
 
@@ -336,6 +390,9 @@ def main():
         command = read_marker(args.results_dir, area, "command")
         contexts.append((area, load_context(path), repetitions, mode, command))
 
+    details += pytorch_section(args.results_dir,
+                               load_runs(os.path.join(args.results_dir, "scores.json")),
+                               table)
     lines = header(args)
     lines += runs_table(contexts)
     lines += ["## Figures against their limits", "", table.markdown(), "",

@@ -227,11 +227,13 @@ TEST_F(ScoreEngineTest, ConcurrentCallsMatchSerialCall) {
   }
   for (std::thread& thread : threads) thread.join();
 
+  // A pass that finds the intra-op pool busy runs on its caller's thread
+  // alone, which splits the sums differently from the serial call.
   for (const absl::StatusOr<ScoreResult>& result : results) {
     ASSERT_TRUE(result.ok()) << result.status();
     for (ScoreKind kind : AllScoreKinds()) {
       ExpectRelativelyNear(result->scores.at(kind), serial->scores.at(kind),
-                           1e-6, std::string(ScoreName(kind)));
+                           BatchTolerance(kind), std::string(ScoreName(kind)));
     }
   }
   EXPECT_FALSE(model_.is_training());

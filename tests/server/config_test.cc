@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
+#include <thread>
+
+#include "server/server.h"
 
 namespace rat::server {
 namespace {
@@ -52,6 +56,17 @@ TEST(ConfigTest, ParsesEveryKey) {
   EXPECT_FALSE(model.score_params.rr_fast_temperature.has_value());
   EXPECT_EQ(model.reject.score, ScoreKind::kRrFast);
   EXPECT_EQ(model.reject.threshold, 0.002);
+}
+
+TEST(IntraOpThreadsTest, ConfiguredValueWins) {
+  EXPECT_EQ(IntraOpThreads(3), 3);
+}
+
+TEST(IntraOpThreadsTest, ZeroLeavesOneCoreToGrpc) {
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+
+  EXPECT_EQ(IntraOpThreads(0), std::max(1, cores - 1));
+  EXPECT_GE(IntraOpThreads(0), 1);
 }
 
 TEST(ConfigTest, DefaultsAreLoopback) {
