@@ -95,6 +95,13 @@ Module BuildSmallCnn(ModuleBuilder& builder,
   // 1.13's CPU max_pool2d kernel took 6 ms for one 128 x 16 x 28 x 28 batch,
   // the maxima 0.5 ms. With gradients max_pool2d stays, because the maxima's
   // backward through the strided views cost three times its saving.
+  //
+  // In training mode the activations after the first block are kept
+  // channels-last, the one layout for which max_pool2d is vectorized: a
+  // plain training step of 128 images took 47 ms instead of 62 ms, a RAT
+  // step 99 ms instead of 119 ms. Scoring stays on the default layout, where
+  // the input gradient's convolutions measured faster. A one-channel input is
+  // both layouts at once, so the switch follows the first convolution.
   const int64_t pooled_pixels = (options.height / 4) * (options.width / 4);
   model.register_module("fc1", builder.Linear(32 * pooled_pixels, 128));
   model.register_module("fc2", builder.Linear(128, options.num_classes));
@@ -111,6 +118,8 @@ def max_pool_2x2(self, x):
 def forward(self, x):
     x = (x - self.mean) / self.std
     x = torch.relu(self.bn1.forward(self.conv1.forward(x)))
+    if self.training:
+        x = x.contiguous(memory_format=2)  # torch.channels_last
     x = torch.relu(self.bn2.forward(self.conv2.forward(x)))
     x = self.max_pool_2x2(x)
     x = torch.relu(self.bn3.forward(self.conv3.forward(x)))
