@@ -374,6 +374,22 @@ def load_context(path):
         return json.load(handle).get("context", {})
 
 
+# Areas that bench/run runs as scripts, with the script each one runs.
+SCRIPT_AREAS = [("pytorch", "bench/scores/pytorch_reference.py"),
+                ("fmnist", "bench/trainer/fmnist_full_run.sh")]
+
+
+def script_context(results_dir, area, program):
+    """Returns a runs_table entry for a script area from bench/run's markers."""
+    load = read_marker(results_dir, area, "load").split()
+    context = {"date": read_marker(results_dir, area, "started"),
+               "load_avg": [float(value) for value in load
+                            if value.replace(".", "", 1).isdigit()],
+               "executable": "/" + program}
+    return (area, context, 1, read_marker(results_dir, area, "mode"),
+            read_marker(results_dir, area, "command"))
+
+
 def runs_table(contexts):
     lines = ["## Benchmark programs", "",
              "| Area | Command | Program | Mode | Started | Load average at its "
@@ -403,6 +419,9 @@ def main():
         command = read_marker(args.results_dir, area, "command")
         contexts.append((area, load_context(path), repetitions, mode, command))
 
+    for area, program in SCRIPT_AREAS:
+        if os.path.exists(os.path.join(args.results_dir, f"{area}.json")):
+            contexts.append(script_context(args.results_dir, area, program))
     fmnist_rows(args.results_dir, table)
     details += pytorch_section(args.results_dir,
                                load_runs(os.path.join(args.results_dir, "scores.json")),
