@@ -153,6 +153,8 @@ absl::Status ReadClassNames(ServedModel& model) {
 // Freezes the module when the configuration asks for it. A module that cannot
 // be frozen is still served, unfrozen: it computes the same scores, only
 // slower, so refusing to start would cost the user more than it saves.
+// NOTE: no test reaches the fallback; the only freeze failure found (a
+// module without forward) also fails the warm-up that follows.
 void FreezeIfConfigured(ServedModel& model) {
   if (!model.config.freeze) return;
   absl::StatusOr<torch::jit::Module> frozen = FreezeForServing(model.module);
