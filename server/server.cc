@@ -54,7 +54,10 @@ int IntraOpThreads(int configured) {
 absl::Status Server::Start() {
   const int intra_op_threads = IntraOpThreads(config_.torch_intra_op_threads);
   at::set_num_threads(intra_op_threads);
-  spdlog::info("LibTorch intra-op threads: {}", intra_op_threads);
+  spdlog::info("LibTorch intra-op threads: {}{}", intra_op_threads,
+               config_.torch_intra_op_threads > 0
+                   ? ""
+                   : " (threads.torch_intra_op 0: one per core but one)");
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -131,9 +134,10 @@ absl::Status Server::LoadModels() {
     health->SetServingStatus(slot->config.name, true);
     spdlog::info(
         "model \"{}\" loaded from {}: input {}, {} classes, device "
-        "{}, {:.2f} s",
+        "{}, {}, {:.2f} s",
         slot->config.name, slot->config.path, ShapeText(model.shape),
-        model.num_classes, slot->config.device, model.load_seconds);
+        model.num_classes, slot->config.device,
+        model.frozen ? "frozen" : "not frozen", model.load_seconds);
   }
   health->SetServingStatus("", true);
   spdlog::info("rat-server ready: {} models", slots_.size());

@@ -27,8 +27,8 @@ namespace rat::server {
 // Returns the LibTorch intra-op threads for the configured value: the value
 // itself, or for 0 one per core but one, which is left to gRPC's threads. On
 // two cores that favours latency: one thread cut the p50 latency of
-// single-image requests from 4.5 to 2.8 ms, two threads served 21% more
-// images/s in batches of 32 (docs/benchmarks.md).
+// single-image requests from 4.5 to 2.8 ms, two threads served 24% more
+// images/s in batches of 32 from 16 clients (docs/benchmarks.md).
 int IntraOpThreads(int configured);
 
 class Server {

@@ -173,8 +173,14 @@ def step_records(iterations):
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", help="write the records as JSON here")
+    parser = argparse.ArgumentParser(
+        description="Measures score costs in forward passes and the RAT step "
+        "against a plain step in eager PyTorch, for comparison with "
+        "score_bench and rat_step_bench. The script sets no allocator "
+        "settings itself; bench/run runs it with the MALLOC_* values our "
+        "binaries use. Few iterations give noisy medians.")
+    parser.add_argument("--out", help="also write the records as JSON here "
+                        "(the table is always printed)")
     parser.add_argument("--iterations", type=int, default=15,
                         help="timed iterations per figure (default 15)")
     args = parser.parse_args()
