@@ -299,24 +299,15 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
       "bench",
       "Measure MisD metrics, latency and throughput on a labelled data set");
   AddServerFlags(*bench, options->client);
-  bench->add_option("--model", options->model, "Model name on the server")
-      ->required();
+  AddRunFlags(*bench,
+              {&options->model, &options->batch_size, &options->concurrency,
+               &options->allow_failures, &options->show_progress});
   AddDatasetFlags(*bench, options->dataset);
   bench
       ->add_option(
           "--scores", options->scores,
           "Comma-separated scores to evaluate, from " + KnownScoreNames())
       ->capture_default_str();
-  bench
-      ->add_option("--batch-size", options->batch_size,
-                   "Images per Predict request")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  bench
-      ->add_option("--concurrency", options->concurrency,
-                   "Predict requests in flight at once")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
   bench
       ->add_option(
           "--protocol", options->protocol,
@@ -362,12 +353,6 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
   bench->add_option(
       "--html", options->html_path,
       "Write a self-contained HTML report with curves to this file");
-  bench->add_flag(
-      "--allow-failures", options->allow_failures,
-      "Exit 0 even when some requests failed (they are still reported)");
-  bench->add_flag(
-      "!--no-progress", options->show_progress,
-      "Do not draw the progress bar (it is only drawn on a terminal)");
   bench->callback(
       [options, &exit_code] { exit_code = RunBenchCommand(*options); });
 }

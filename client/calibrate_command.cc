@@ -158,8 +158,9 @@ void AddCalibrateCommand(CLI::App& app, int& exit_code) {
       "calibrate",
       "Pick a reject threshold for a target coverage or a guaranteed risk");
   AddServerFlags(*calibrate, options->client);
-  calibrate->add_option("--model", options->model, "Model name on the server")
-      ->required();
+  AddRunFlags(*calibrate,
+              {&options->model, &options->batch_size, &options->concurrency,
+               &options->allow_failures, &options->show_progress});
   AddDatasetFlags(*calibrate, options->dataset);
   calibrate
       ->add_option("--score", options->score,
@@ -180,22 +181,6 @@ void AddCalibrateCommand(CLI::App& app, int& exit_code) {
   calibrate->add_option(
       "--output", options->output_path,
       "Write the YAML snippet to this file (default: stdout)");
-  calibrate
-      ->add_option("--batch-size", options->batch_size,
-                   "Images per Predict request")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  calibrate
-      ->add_option("--concurrency", options->concurrency,
-                   "Predict requests in flight at once")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  calibrate->add_flag(
-      "--allow-failures", options->allow_failures,
-      "Exit 0 even when some requests failed (they are still reported)");
-  calibrate->add_flag(
-      "!--no-progress", options->show_progress,
-      "Do not draw the progress bar (it is only drawn on a terminal)");
   calibrate->callback(
       [options, &exit_code] { exit_code = RunCalibrateCommand(*options); });
 }

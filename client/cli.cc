@@ -40,6 +40,27 @@ void AddServerFlags(CLI::App& command, ClientOptions& options) {
       ->check(CLI::PositiveNumber);
 }
 
+void AddRunFlags(CLI::App& command, const RunFlagTargets& targets) {
+  command.add_option("--model", *targets.model, "Model name on the server")
+      ->required();
+  command
+      .add_option("--batch-size", *targets.batch_size,
+                  "Images per Predict request")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  command
+      .add_option("--concurrency", *targets.concurrency,
+                  "Predict requests in flight at once")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  command.add_flag(
+      "--allow-failures", *targets.allow_failures,
+      "Exit 0 even when some requests failed (they are still reported)");
+  command.add_flag(
+      "!--no-progress", *targets.show_progress,
+      "Do not draw the progress bar (it is only drawn on a terminal)");
+}
+
 void AddDatasetFlags(CLI::App& command, DatasetOptions& options) {
   command
       .add_option("--dataset", options.name,

@@ -25,6 +25,20 @@ void AddServerFlags(CLI::App& command, ClientOptions& options);
 // options.
 void AddDatasetFlags(CLI::App& command, DatasetOptions& options);
 
+// Pointers to the option fields that every command sending a data set to
+// the server has.
+struct RunFlagTargets {
+  std::string* model;
+  int* batch_size;
+  int* concurrency;
+  bool* allow_failures;
+  bool* show_progress;
+};
+
+// --model (required), --batch-size, --concurrency, --allow-failures and
+// --no-progress.
+void AddRunFlags(CLI::App& command, const RunFlagTargets& targets);
+
 // Prints "rat-client: <message>" on stderr and returns exit code 1.
 int ReportError(const absl::Status& status);
 
