@@ -80,8 +80,8 @@ struct ServerConfig {
   // callback API used here runs handlers on gRPC's internal executor, so the
   // limit may not bound those threads.
   int grpc_threads = 0;
-  // LibTorch intra-op threads per forward/backward; 0 picks one per core but
-  // one (see IntraOpThreads).
+  // LibTorch intra-op threads per forward/backward; 0 takes OMP_NUM_THREADS
+  // or one per core but one (see IntraOpThreads).
   int torch_intra_op_threads = 0;
   // Time in-flight requests get to finish after SIGTERM (seconds).
   double shutdown_grace_seconds = 10.0;

@@ -6,10 +6,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <exception>
 #include <thread>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/common/status_macros.h"
 #include "spdlog/spdlog.h"
@@ -47,6 +49,13 @@ Server::~Server() { Shutdown(absl::ZeroDuration()); }
 
 int IntraOpThreads(int configured) {
   if (configured > 0) return configured;
+  int from_environment = 0;
+  const char* omp_threads = std::getenv("OMP_NUM_THREADS");
+  if (omp_threads != nullptr &&
+      absl::SimpleAtoi(omp_threads, &from_environment) &&
+      from_environment > 0) {
+    return from_environment;
+  }
   const int cores = static_cast<int>(std::thread::hardware_concurrency());
   return std::max(1, cores - 1);
 }
@@ -57,7 +66,8 @@ absl::Status Server::Start() {
   spdlog::info("LibTorch intra-op threads: {}{}", intra_op_threads,
                config_.torch_intra_op_threads > 0
                    ? ""
-                   : " (threads.torch_intra_op 0: one per core but one)");
+                   : " (threads.torch_intra_op 0: OMP_NUM_THREADS if set, "
+                     "else one per core but one)");
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -64,9 +64,22 @@ TEST(IntraOpThreadsTest, ConfiguredValueWins) {
 
 TEST(IntraOpThreadsTest, ZeroLeavesOneCoreToGrpc) {
   const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  unsetenv("OMP_NUM_THREADS");
 
   EXPECT_EQ(IntraOpThreads(0), std::max(1, cores - 1));
   EXPECT_GE(IntraOpThreads(0), 1);
+}
+
+TEST(IntraOpThreadsTest, ZeroTakesOmpNumThreads) {
+  setenv("OMP_NUM_THREADS", "5", /*overwrite=*/1);
+  const int with_five = IntraOpThreads(0);
+  setenv("OMP_NUM_THREADS", "none", /*overwrite=*/1);
+  const int with_text = IntraOpThreads(0);
+  unsetenv("OMP_NUM_THREADS");
+
+  EXPECT_EQ(with_five, 5);
+  EXPECT_EQ(with_text, IntraOpThreads(0));
+  EXPECT_EQ(IntraOpThreads(2), 2);
 }
 
 TEST(ConfigTest, DefaultsAreLoopback) {
