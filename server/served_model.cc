@@ -150,7 +150,7 @@ absl::Status ReadClassNames(ServedModel& model) {
   return absl::OkStatus();
 }
 
-// Freezes the module when the configuration asks for it. A module that cannot
+// Freezes the module when the configuration requests it. A module that cannot
 // be frozen is still served, unfrozen: it computes the same scores, only
 // slower, so refusing to start would cost the user more than it saves.
 // NOTE: no test reaches the fallback; the only freeze failure found (a
@@ -159,8 +159,10 @@ void FreezeIfConfigured(ServedModel& model) {
   if (!model.config.freeze) return;
   absl::StatusOr<torch::jit::Module> frozen = FreezeForServing(model.module);
   if (!frozen.ok()) {
-    spdlog::warn("model \"{}\": serving it unfrozen: {}", model.config.name,
-                 std::string(frozen.status().message()));
+    spdlog::warn(
+        "model \"{}\": freezing failed, serving it unfrozen (set freeze: "
+        "false to skip the attempt): {}",
+        model.config.name, std::string(frozen.status().message()));
     return;
   }
   model.module = *std::move(frozen);

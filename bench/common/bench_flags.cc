@@ -15,7 +15,7 @@ int TakeIntFlag(int& argc, char** argv, const std::string& name, int fallback,
                 int min) {
   const std::string prefix = absl::StrCat("--", name, "=");
   int value = fallback;
-  int kept = 1;
+  int next_kept_index = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string argument = argv[i];
     if (absl::StartsWith(argument, prefix)) {
@@ -27,9 +27,9 @@ int TakeIntFlag(int& argc, char** argv, const std::string& name, int fallback,
       }
       continue;
     }
-    argv[kept++] = argv[i];
+    argv[next_kept_index++] = argv[i];
   }
-  argc = kept;
+  argc = next_kept_index;
   return value;
 }
 

@@ -408,9 +408,10 @@ def main():
     table = Table()
     details = []
     contexts = []
+    runs_by_area = {}
     for area, section in SECTIONS:
         path = os.path.join(args.results_dir, f"{area}.json")
-        runs = load_runs(path)
+        runs = runs_by_area[area] = load_runs(path)
         if not runs:
             continue
         details += section(runs, table) + [""]
@@ -423,9 +424,7 @@ def main():
         if os.path.exists(os.path.join(args.results_dir, f"{area}.json")):
             contexts.append(script_context(args.results_dir, area, program))
     fmnist_rows(args.results_dir, table)
-    details += pytorch_section(args.results_dir,
-                               load_runs(os.path.join(args.results_dir, "scores.json")),
-                               table)
+    details += pytorch_section(args.results_dir, runs_by_area["scores"], table)
     lines = header(args)
     lines += runs_table(contexts)
     lines += ["## Figures against their limits", "", table.markdown(), "",

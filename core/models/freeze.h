@@ -15,7 +15,7 @@ namespace rat {
 // backward pass has no parameter gradients to compute, because constants do
 // not require gradients. `module` itself is not changed.
 // INVALID_ARGUMENT with TorchScript's message when the module cannot be
-// frozen (for example, a forward that writes to an attribute).
+// frozen (for example, a module without a forward method).
 absl::StatusOr<torch::jit::Module> FreezeForServing(
     const torch::jit::Module& module);
 

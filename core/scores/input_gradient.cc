@@ -52,7 +52,7 @@ torch::Tensor ConfidenceGradientSign(const torch::Tensor& input,
   // q_{y_hat} = 0. Its gradient with respect to the logits is e_{y_hat} - q,
   // so the backward pass starts from the logits with that vector instead of
   // differentiating the gather, product and sums that spell the objective
-  // out. At batch 1 those operators cost about as much as a forward pass.
+  // out. At batch 1 on the small CNN that saved about 0.2 forward passes.
   torch::Tensor logit_gradient;
   {
     torch::NoGradGuard no_grad;
